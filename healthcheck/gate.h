@@ -1,0 +1,53 @@
+// health::decide: the gate. A pure function from (policy, per-host baseline and verdict, now)
+// to a Decision with the rule that fired and a reason a person understands.
+//
+// The decision table (DESIGN.md), applied to the hosts of the batch in flight:
+//   new Healthy                              -> that host is done
+//   new Failing, baseline Healthy            -> the new version is worse: on_failure
+//                                               (rollback or pause)
+//   new Failing, baseline Unhealthy/Absent   -> pause: not worse than before, and the previous
+//                                               revision is no rollback target
+//   new Unknown                              -> pause: never roll back on missing data
+//   new Pending                              -> wait, unless the batch is past
+//                                               progress_deadline: then on_failure
+// Precedence when hosts disagree: rollback > pause > wait > continue. Continue only when every
+// host of the batch is Healthy.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "healthcheck/observation.h"
+
+namespace health {
+
+enum class FailureAction { kRollback, kPause };
+
+struct GatePolicy {
+  FailureAction on_failure = FailureAction::kRollback;
+  std::optional<Millis> progress_deadline;  // since the batch started; nullopt: none
+};
+
+struct HostInput {
+  std::string host;
+  Baseline baseline = Baseline::kAbsent;
+  Verdict verdict = Verdict::kPending;
+  std::string reason;  // the tracker's reason line for this host
+};
+
+struct Decision {
+  enum class Action { kContinue, kWait, kPause, kRollback };
+  Action action = Action::kWait;
+  std::string rule;    // stable id of the rule that fired: "all-healthy", "worse-than-baseline",
+                       // "not-worse-than-baseline", "unobservable", "progress-deadline", "pending"
+  std::string reason;  // "h2's new container exited with code 1 after 2s; h2 was healthy before"
+  std::vector<HostInput> hosts;  // the inputs, for the event
+};
+
+const char* to_string(Decision::Action a);
+
+Decision decide(const GatePolicy& policy, const std::vector<HostInput>& hosts,
+                Millis batch_elapsed);
+
+}  // namespace health
