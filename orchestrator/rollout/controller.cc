@@ -1,0 +1,794 @@
+#include "orchestrator/rollout/controller.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <stdexcept>
+
+#include "healthcheck/baseline.h"
+#include "healthcheck/gate.h"
+#include "healthcheck/tracker.h"
+#include "orchestrator/core/duration.h"
+#include "orchestrator/docker/image_ref.h"
+#include "orchestrator/rollout/async.h"
+
+namespace orch::rollout {
+
+using nlohmann::json;
+
+namespace {
+
+// Revert and rollback calls are retried: giving up half-way is the one thing worse than a
+// slow revert. Three tries spaced by the probe interval ride out a dockerd restart's blip.
+constexpr int kRevertAttempts = 3;
+
+health::ContainerStatus to_health(const docker::ContainerInfo& info) {
+  health::ContainerStatus s;
+  s.exists = true;
+  s.status = info.state.status;
+  s.running = info.state.running;
+  s.restarting = info.state.restarting;
+  s.oom_killed = info.state.oom_killed;
+  s.exit_code = info.state.exit_code;
+  s.restart_count = info.restart_count;
+  s.health_status = info.state.health_status;
+  s.failing_streak = info.state.failing_streak;
+  return s;
+}
+
+json probe_json(const health::ProbeResult& p) {
+  const char* outcome = p.outcome == health::ProbeResult::Outcome::kPass   ? "pass"
+                        : p.outcome == health::ProbeResult::Outcome::kFail ? "fail"
+                                                                           : "unobservable";
+  return json{{"probe", p.probe},
+              {"outcome", outcome},
+              {"detail", p.detail},
+              {"latency_ms", p.latency.count()}};
+}
+
+json observation_json(const health::Observation& o) {
+  json j = json::object();
+  j["probes"] = json::array();
+  for (const auto& p : o.probes) {
+    j["probes"].push_back(probe_json(p));
+  }
+  if (o.container) {
+    j["container"] =
+        json{{"exists", o.container->exists},         {"status", o.container->status},
+             {"exit_code", o.container->exit_code},   {"restart_count", o.container->restart_count},
+             {"oom_killed", o.container->oom_killed}, {"health", o.container->health_status}};
+  } else {
+    j["container"] = nullptr;
+  }
+  return j;
+}
+
+}  // namespace
+
+// Everything apply() knows about one host it is changing.
+struct Controller::HostRun {
+  HostPlan plan;
+  const HostBinding* host = nullptr;
+  health::Baseline baseline = health::Baseline::kAbsent;
+  // What has been done to the host so far, so that revert and rollback undo exactly that.
+  bool stopped_old = false;
+  bool renamed_old = false;
+  std::string new_id;
+  bool started_new = false;
+  // The container the gate watches, and since when.
+  std::string gating;
+  TimePoint gate_started{};
+  std::optional<health::Tracker> tracker;
+  health::Verdict verdict = health::Verdict::kPending;
+
+  bool touched() const { return stopped_old || renamed_old || !new_id.empty(); }
+};
+
+struct Controller::Preflight {
+  Plan plan;
+};
+
+Controller::Controller(const manifest::Manifest& manifest, std::vector<HostBinding> hosts,
+                       std::vector<std::unique_ptr<health::Probe>> probes, Clock& clock,
+                       EventSink& events)
+    : manifest_(manifest),
+      hosts_(std::move(hosts)),
+      probes_(std::move(probes)),
+      clock_(clock),
+      events_(events) {}
+
+health::Policy to_policy(const manifest::Health& h) {
+  health::Policy p;
+  p.interval = h.interval;
+  p.timeout = h.timeout;
+  p.healthy_threshold = h.healthy_threshold;
+  p.unhealthy_threshold = h.unhealthy_threshold;
+  p.healthy_deadline = h.healthy_deadline;
+  p.min_healthy_time = h.min_healthy_time;
+  return p;
+}
+
+std::vector<std::unique_ptr<health::Probe>> make_probes(const manifest::Health& h) {
+  std::vector<std::unique_ptr<health::Probe>> probes;
+  if (h.http) {
+    probes.push_back(health::make_http_probe(
+        health::HttpProbeConfig{h.http->port, h.http->path, h.http->expect_status, h.timeout}));
+  }
+  return probes;
+}
+
+void Controller::emit(std::string type, std::string host, std::string message, json data) {
+  events_.emit(Event{std::move(type), std::move(host), std::move(message), std::move(data)});
+}
+
+const HostBinding& Controller::binding(const std::string& host) const {
+  for (const auto& h : hosts_) {
+    if (h.name == host) {
+      return h;
+    }
+  }
+  // The plan is built from hosts_, so a miss is a bug.
+  throw std::logic_error("no binding for host " + host);
+}
+
+Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std::string rollout_id,
+                                                          bool pull) {
+  // 1. Every engine answers. All hosts at once: a fleet-wide check costs one round trip.
+  std::vector<Task<Result<docker::PingInfo>>> pings;
+  for (auto& h : hosts_) {
+    pings.push_back(h.engine->ping());
+  }
+  auto ping_results = co_await gather(std::move(pings));
+  std::vector<std::string> failures;
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    if (!ping_results[i]) {
+      failures.push_back(hosts_[i].name + ": " + ping_results[i].status().message());
+      emit("preflight", hosts_[i].name, "engine unreachable: " + ping_results[i].status().message(),
+           {{"check", "ping"}, {"ok", false}});
+    } else {
+      emit("preflight", hosts_[i].name, "engine ok (API " + ping_results[i]->api_version + ")",
+           {{"check", "ping"}, {"ok", true}, {"api_version", ping_results[i]->api_version}});
+    }
+  }
+  if (!failures.empty()) {
+    co_return Status(Code::kUnavailable, fmt::format("engine unreachable: {}",
+                                                     fmt::format("{}", fmt::join(failures, "; "))));
+  }
+
+  // 2. The tag becomes a digest once; every host then runs exactly those bytes.
+  auto ref = docker::parse_image_ref(image);
+  if (!ref) {
+    co_return Status(Code::kInvalidArgument, "image \"" + image + "\": " + ref.status().message());
+  }
+  std::string digest = ref->digest;
+  if (digest.empty()) {
+    auto dist = co_await hosts_.front().engine->distribution(ref->to_string());
+    if (!dist) {
+      emit("preflight", "", "cannot resolve " + ref->to_string() + ": " + dist.status().message(),
+           {{"check", "resolve"}, {"ok", false}});
+      co_return Status(Code::kNotFound,
+                       "cannot resolve image " + ref->to_string() + ": " + dist.status().message());
+    }
+    digest = dist->digest;
+  }
+  const std::string pinned = ref->pinned(digest);
+  emit("preflight", "", fmt::format("image {} is {}", ref->to_string(), pinned),
+       {{"check", "resolve"}, {"ok", true}, {"digest", digest}, {"pinned", pinned}});
+
+  // 3. What runs now. The live container's name is the app's name; a container of that name
+  //    that rollgate did not create would collide with the new one, so it stops us here.
+  std::vector<Task<Result<std::vector<docker::ContainerSummary>>>> lists;
+  std::vector<Task<Result<docker::ContainerInfo>>> named;
+  for (auto& h : hosts_) {
+    lists.push_back(h.engine->list_containers({std::string(kLabelApp) + "=" + manifest_.app}));
+    named.push_back(h.engine->inspect_container(manifest_.app));
+  }
+  auto listed = co_await gather(std::move(lists));
+  auto by_name = co_await gather(std::move(named));
+  std::vector<HostObservation> observed;
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    if (!listed[i]) {
+      failures.push_back(hosts_[i].name + ": list containers: " + listed[i].status().message());
+      continue;
+    }
+    if (by_name[i]) {
+      auto it = by_name[i]->labels.find(kLabelApp);
+      if (it == by_name[i]->labels.end() || it->second != manifest_.app) {
+        failures.push_back(fmt::format(
+            "{}: a container named \"{}\" exists but rollgate does not manage it (no label "
+            "{}={}); rename or remove it first",
+            hosts_[i].name, manifest_.app, kLabelApp, manifest_.app));
+      }
+    } else if (by_name[i].status().code() != Code::kNotFound) {
+      failures.push_back(hosts_[i].name + ": inspect " + manifest_.app + ": " +
+                         by_name[i].status().message());
+    }
+    observed.push_back(HostObservation{hosts_[i].name, std::move(*listed[i])});
+  }
+  if (!failures.empty()) {
+    co_return Status(Code::kUnavailable, fmt::format("{}", fmt::join(failures, "; ")));
+  }
+
+  Preflight pf{make_plan(manifest_, ref->to_string(), pinned, digest, observed, rollout_id)};
+  if (!pull || pf.plan.noop()) {
+    co_return pf;
+  }
+
+  // 4. Pull on every host that changes before touching any container: a pull failure then
+  //    changes nothing. Bounded, so a large fleet does not stampede the registry.
+  std::vector<const HostPlan*> changing;
+  for (const auto& b : pf.plan.batches) {
+    for (const auto& hp : b.hosts) {
+      changing.push_back(&hp);
+    }
+  }
+  auto pulled = co_await gather_bounded<Status>(
+      changing.size(), pull_concurrency_, [&](size_t i) -> Task<Status> {
+        const auto& h = binding(changing[i]->host);
+        auto st = co_await h.engine->pull(pinned);
+        emit("preflight", h.name, st ? "pulled " + pinned : "pull failed: " + st.message(),
+             {{"check", "pull"}, {"ok", st.is_ok()}});
+        co_return st;
+      });
+  for (size_t i = 0; i < changing.size(); ++i) {
+    if (!pulled[i]) {
+      failures.push_back(changing[i]->host + ": pull " + pinned + ": " + pulled[i].message());
+    }
+  }
+  if (!failures.empty()) {
+    co_return Status(Code::kUnavailable, fmt::format("{}", fmt::join(failures, "; ")));
+  }
+
+  // 5. A rollback target that is gone is no target: check each current container's image.
+  std::vector<Task<Result<docker::ImageInfo>>> targets;
+  std::vector<const HostPlan*> replacing;
+  for (const auto* hp : changing) {
+    if (!hp->current) {
+      continue;
+    }
+    const HostObservation* obs = nullptr;
+    for (const auto& o : observed) {
+      if (o.host == hp->host) {
+        obs = &o;
+      }
+    }
+    std::string image_id;
+    for (const auto& c : obs->containers) {
+      if (c.id == hp->current->id) {
+        image_id = c.image_id;
+      }
+    }
+    replacing.push_back(hp);
+    targets.push_back(binding(hp->host).engine->inspect_image(image_id));
+  }
+  auto found = co_await gather(std::move(targets));
+  for (size_t i = 0; i < replacing.size(); ++i) {
+    if (!found[i]) {
+      failures.push_back(fmt::format("{}: rollback target {} (revision {}) has no image: {}",
+                                     replacing[i]->host, replacing[i]->current->name,
+                                     replacing[i]->current->revision, found[i].status().message()));
+    }
+  }
+  if (!failures.empty()) {
+    co_return Status(Code::kNotFound, fmt::format("{}", fmt::join(failures, "; ")));
+  }
+  co_return pf;
+}
+
+Task<Result<Plan>> Controller::preview(std::string image, std::string rollout_id) {
+  auto pf = co_await preflight(std::move(image), std::move(rollout_id), /*pull=*/false);
+  if (!pf) {
+    co_return pf.status();
+  }
+  co_return std::move(pf->plan);
+}
+
+Task<health::Observation> Controller::observe(const HostBinding& host, std::string container) {
+  health::Observation obs;
+  auto info = co_await host.engine->inspect_container(container);
+  if (info) {
+    obs.container = to_health(*info);
+  } else if (info.status().code() == Code::kNotFound) {
+    health::ContainerStatus gone;
+    gone.exists = false;
+    obs.container = gone;
+  }
+  std::vector<Task<health::ProbeResult>> runs;
+  for (auto& p : probes_) {
+    runs.push_back(p->run(health::Target{host.name, host.address, container}));
+  }
+  obs.probes = co_await gather(std::move(runs));
+  obs.at = clock_.now();
+  co_return obs;
+}
+
+Task<std::vector<health::Baseline>> Controller::measure_baseline(const Plan& plan) {
+  std::vector<const HostPlan*> hosts;
+  for (const auto& b : plan.batches) {
+    for (const auto& hp : b.hosts) {
+      hosts.push_back(&hp);
+    }
+  }
+  // Two rounds at most: one failed probe on a healthy app should not brand it unhealthy, and a
+  // fleet that is down should not delay the fix by more than one interval.
+  std::vector<health::Baseline> out(hosts.size(), health::Baseline::kAbsent);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Task<health::Observation>> obs;
+    std::vector<size_t> index;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      if (hosts[i]->current && out[i] != health::Baseline::kHealthy) {
+        index.push_back(i);
+        obs.push_back(observe(binding(hosts[i]->host), hosts[i]->current->id));
+      }
+    }
+    if (obs.empty()) {
+      break;
+    }
+    if (round > 0) {
+      co_await clock_.sleep_for(manifest_.health.interval);
+    }
+    auto results = co_await gather(std::move(obs));
+    for (size_t k = 0; k < index.size(); ++k) {
+      auto b = health::baseline_from(results[k]);
+      // A second look can only improve the verdict (the app answered once), never worsen it.
+      if (round == 0 || b == health::Baseline::kHealthy) {
+        out[index[k]] = b;
+      }
+      if (round == 1 || b == health::Baseline::kHealthy) {
+        const auto& hp = *hosts[index[k]];
+        json data = observation_json(results[k]);
+        data["baseline"] = health::to_string(out[index[k]]);
+        data["container"] = hp.current->name;
+        data["revision"] = hp.current->revision;
+        emit("baseline", hp.host,
+             fmt::format("baseline: revision {} is {}", hp.current->revision,
+                         health::to_string(out[index[k]])),
+             std::move(data));
+      }
+    }
+  }
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (!hosts[i]->current) {
+      emit("baseline", hosts[i]->host, "baseline: no app container (first deploy)",
+           {{"baseline", "absent"}});
+    }
+  }
+  co_return out;
+}
+
+Task<Status> Controller::swap_host(HostRun& run) {
+  auto* engine = run.host->engine;
+  for (const auto& a : run.plan.actions) {
+    Status st;
+    switch (a.type) {
+      case Action::Type::kStop:
+        st = co_await engine->stop_container(run.plan.current->id, a.stop_timeout_s);
+        run.stopped_old = run.stopped_old || st.is_ok();
+        break;
+      case Action::Type::kRename:
+        st = co_await engine->rename_container(run.plan.current->id, a.new_name);
+        run.renamed_old = run.renamed_old || st.is_ok();
+        break;
+      case Action::Type::kCreate: {
+        auto id = co_await engine->create_container(*a.spec);
+        if (id) {
+          run.new_id = *id;
+        }
+        st = id.status();
+        break;
+      }
+      case Action::Type::kStart:
+        st = co_await engine->start_container(run.new_id);
+        run.started_new = st.is_ok();
+        break;
+      case Action::Type::kGate:
+        run.gating = run.new_id;
+        run.gate_started = clock_.now();
+        co_return Status::ok();
+      case Action::Type::kRemove:
+        st = co_await engine->remove_container(a.container, true);
+        break;
+    }
+    emit("step", run.plan.host, (st ? "ok    " : "FAIL  ") + describe(a),
+         {{"call", describe(a)}, {"ok", st.is_ok()}, {"error", st ? "" : st.message()}});
+    if (!st) {
+      co_return st.with_context(describe(a));
+    }
+  }
+  co_return Status::ok();
+}
+
+namespace {
+
+// Retries an idempotent undo step; the last error is returned if every attempt fails.
+template <class F>
+Task<Status> with_retries(Clock& clock, std::chrono::milliseconds pause, F call) {
+  Status st;
+  for (int attempt = 0; attempt < kRevertAttempts; ++attempt) {
+    if (attempt > 0) {
+      co_await clock.sleep_for(pause);
+    }
+    st = co_await call();
+    if (st) {
+      co_return st;
+    }
+  }
+  co_return st;
+}
+
+}  // namespace
+
+// Undoes a swap that did not complete (an engine error mid-way): the new container, if any,
+// is removed; the old one gets its name back and is started again.
+Task<Status> Controller::revert_host(HostRun& run) {
+  auto* engine = run.host->engine;
+  const auto pause = manifest_.health.interval;
+  if (!run.new_id.empty()) {
+    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+      auto r = co_await engine->remove_container(run.new_id, true);
+      co_return r.code() == Code::kNotFound ? Status::ok() : r;
+    });
+    if (!st) {
+      co_return st.with_context("remove new container");
+    }
+    run.new_id.clear();
+    run.started_new = false;
+  }
+  if (run.renamed_old) {
+    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+      co_return co_await engine->rename_container(run.plan.current->id, manifest_.app);
+    });
+    if (!st) {
+      co_return st.with_context("rename previous container back");
+    }
+    run.renamed_old = false;
+  }
+  if (run.stopped_old) {
+    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+      co_return co_await engine->start_container(run.plan.current->id);
+    });
+    if (!st) {
+      co_return st.with_context("restart previous container");
+    }
+    run.stopped_old = false;
+  }
+  emit("step", run.plan.host, "reverted: previous container is live again",
+       {{"call", "revert"}, {"ok", true}});
+  co_return Status::ok();
+}
+
+Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, std::string what) {
+  const auto policy = to_policy(manifest_.health);
+  const health::GatePolicy gate_policy{manifest_.on_failure == manifest::OnFailure::kRollback
+                                           ? health::FailureAction::kRollback
+                                           : health::FailureAction::kPause,
+                                       std::nullopt};
+  const TimePoint batch_start = clock_.now();
+  for (auto* r : runs) {
+    r->tracker.emplace(policy, r->gate_started);
+  }
+  for (;;) {
+    std::vector<Task<health::Observation>> obs;
+    for (auto* r : runs) {
+      obs.push_back(observe(*r->host, r->gating));
+    }
+    auto results = co_await gather(std::move(obs));
+    const TimePoint now = clock_.now();
+    std::vector<health::HostInput> inputs;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      auto& r = *runs[i];
+      r.tracker->observe(results[i]);
+      auto verdict = r.tracker->verdict(now);
+      json data = observation_json(results[i]);
+      data["verdict"] = health::to_string(verdict);
+      emit("probe", r.plan.host,
+           fmt::format("{} {}: {}", what, health::to_string(verdict), r.tracker->reason(now)),
+           std::move(data));
+      if (verdict != r.verdict && verdict != health::Verdict::kPending) {
+        emit("health", r.plan.host,
+             fmt::format("{} is {}: {}", what, health::to_string(verdict), r.tracker->reason(now)),
+             {{"verdict", health::to_string(verdict)}});
+      }
+      r.verdict = verdict;
+      inputs.push_back(health::HostInput{r.plan.host, r.baseline, verdict, r.tracker->reason(now)});
+    }
+    auto decision =
+        health::decide(gate_policy, inputs,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(now - batch_start));
+    if (decision.action != health::Decision::Action::kWait) {
+      json hosts = json::array();
+      for (size_t i = 0; i < runs.size(); ++i) {
+        json h = observation_json(results[i]);
+        h["host"] = inputs[i].host;
+        h["baseline"] = health::to_string(inputs[i].baseline);
+        h["verdict"] = health::to_string(inputs[i].verdict);
+        h["reason"] = inputs[i].reason;
+        hosts.push_back(std::move(h));
+      }
+      emit("decision", "", fmt::format("decision: {} ({})", decision.reason, decision.rule),
+           {{"action", health::to_string(decision.action)},
+            {"rule", decision.rule},
+            {"reason", decision.reason},
+            {"gate", what},
+            {"hosts", std::move(hosts)}});
+      co_return decision;
+    }
+    co_await clock_.sleep_for(policy.interval);
+  }
+}
+
+// Puts touched hosts back on their previous container, then gates those containers again.
+// A host whose baseline was not healthy but whose new container is healthy stays on the new
+// revision: rolling it back would make it worse, and rollgate never rolls back to a version
+// that was itself unhealthy.
+Task<Outcome> Controller::roll_back(std::vector<HostRun*> touched, std::string why) {
+  emit("rollback", "", "rolling back: " + why, {{"reason", why}});
+  const auto pause = manifest_.health.interval;
+  std::vector<HostRun*> restored;
+  std::vector<std::string> kept_new;
+  std::vector<std::string> errors;
+  std::vector<Task<Status>> undo;
+  std::vector<HostRun*> undoing;
+  for (auto* r : touched) {
+    if (r->verdict == health::Verdict::kHealthy && r->baseline != health::Baseline::kHealthy) {
+      kept_new.push_back(r->plan.host);
+      continue;
+    }
+    undoing.push_back(r);
+    undo.push_back(
+        [](Controller* self, HostRun* r, std::chrono::milliseconds pause) -> Task<Status> {
+          auto* engine = r->host->engine;
+          const auto& app = self->manifest_.app;
+          if (!r->new_id.empty()) {
+            auto st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
+              co_return co_await engine->stop_container(r->new_id, std::nullopt);
+            });
+            if (st) {
+              st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
+                co_return co_await engine->rename_container(
+                    r->new_id, fmt::format("{}-r{}-failed", app, self->plan_revision_));
+              });
+            }
+            self->emit("step", r->plan.host,
+                       st ? "ok    stopped the new container and kept it as " +
+                                fmt::format("{}-r{}-failed", app, self->plan_revision_)
+                          : "FAIL  stop/rename the new container: " + st.message(),
+                       {{"call", "rollback: retire new container"}, {"ok", st.is_ok()}});
+            if (!st) {
+              co_return st;
+            }
+          }
+          if (r->renamed_old) {
+            auto st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
+              co_return co_await engine->rename_container(r->plan.current->id, app);
+            });
+            self->emit("step", r->plan.host,
+                       (st ? "ok    " : "FAIL  ") +
+                           fmt::format("rename {} back to {}", r->plan.previous_name, app),
+                       {{"call", "rollback: rename previous"}, {"ok", st.is_ok()}});
+            if (!st) {
+              co_return st;
+            }
+            r->renamed_old = false;
+          }
+          if (r->stopped_old) {
+            auto st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
+              co_return co_await engine->start_container(r->plan.current->id);
+            });
+            self->emit("step", r->plan.host,
+                       (st ? "ok    " : "FAIL  ") +
+                           fmt::format("start {} (revision {})", app, r->plan.current->revision),
+                       {{"call", "rollback: start previous"}, {"ok", st.is_ok()}});
+            if (!st) {
+              co_return st;
+            }
+            r->stopped_old = false;
+          }
+          co_return Status::ok();
+        }(this, r, pause));
+  }
+  auto results = co_await gather(std::move(undo));
+  for (size_t i = 0; i < undoing.size(); ++i) {
+    if (!results[i]) {
+      errors.push_back(undoing[i]->plan.host + ": " + results[i].message());
+    } else if (undoing[i]->plan.current && undoing[i]->baseline == health::Baseline::kHealthy) {
+      undoing[i]->gating = undoing[i]->plan.current->id;
+      undoing[i]->gate_started = clock_.now();
+      undoing[i]->verdict = health::Verdict::kPending;
+      restored.push_back(undoing[i]);
+    }
+  }
+  if (!errors.empty()) {
+    co_return Outcome{ExitCode::kInternal,
+                      fmt::format("rollback incomplete: {} (rolled back because {})",
+                                  fmt::join(errors, "; "), why)};
+  }
+  std::string note;
+  if (!kept_new.empty()) {
+    note = fmt::format("; {} stayed on revision {} (healthy now, unhealthy before the rollout)",
+                       fmt::join(kept_new, ", "), plan_revision_);
+  }
+  if (!restored.empty()) {
+    auto check = co_await gate(restored, "previous container");
+    if (check.action != health::Decision::Action::kContinue) {
+      co_return Outcome{ExitCode::kInternal,
+                        fmt::format("rolled back, but the previous revision is not healthy "
+                                    "again: {} (rolled back because {})",
+                                    check.reason, why)};
+    }
+  }
+  co_return Outcome{ExitCode::kRolledBack, "rolled back: " + why + note};
+}
+
+Task<Status> Controller::prune_host(const HostBinding* h) {
+  std::vector<std::string> filter;
+  filter.push_back(std::string(kLabelApp) + "=" + manifest_.app);
+  auto list = co_await h->engine->list_containers(std::move(filter));
+  if (!list) {
+    co_return list.status();
+  }
+  auto prune = containers_to_prune(manifest_.app, app_containers(*list), manifest_.keep);
+  for (const auto& c : prune) {
+    auto st = co_await h->engine->remove_container(c.id, true);
+    json data = {{"container", c.name}, {"revision", c.revision}, {"ok", st.is_ok()}};
+    emit("prune", h->name,
+         st ? fmt::format("removed {} (revision {})", c.name, c.revision)
+            : fmt::format("could not remove {}: {}", c.name, st.message()),
+         std::move(data));
+  }
+  co_return Status::ok();
+}
+
+Task<void> Controller::prune(const Plan& plan) {
+  std::vector<Task<Status>> work;
+  for (const auto& b : plan.batches) {
+    for (const auto& hp : b.hosts) {
+      work.push_back(prune_host(&binding(hp.host)));
+    }
+  }
+  auto results = co_await gather(std::move(work));
+  for (const auto& st : results) {
+    if (!st) {
+      // Pruning is housekeeping: the rollout already succeeded, so a failure is only reported.
+      emit("prune", "", "could not list containers to prune: " + st.message(), {{"ok", false}});
+    }
+  }
+}
+
+Task<Outcome> Controller::apply(ApplyOptions options) {
+  pull_concurrency_ = std::max<size_t>(1, options.pull_concurrency);
+  emit("rollout", "",
+       fmt::format("rollout {} of {}: {} to {} host(s)", options.rollout_id, manifest_.app,
+                   options.image, hosts_.size()),
+       {{"phase", "start"}, {"rollout", options.rollout_id}, {"image", options.image}});
+
+  auto pf = co_await preflight(options.image, options.rollout_id, /*pull=*/true);
+  if (!pf) {
+    auto code =
+        pf.status().code() == Code::kInvalidArgument ? ExitCode::kBadInput : ExitCode::kPreflight;
+    std::string summary = "pre-flight failed, nothing was changed: " + pf.status().message();
+    emit("rollout", "", summary, {{"phase", "done"}, {"exit_code", static_cast<int>(code)}});
+    co_return Outcome{code, summary};
+  }
+  Plan& plan = pf->plan;
+  plan_revision_ = plan.revision;
+  for (const auto& hp : plan.unchanged) {
+    emit("plan", hp.host,
+         fmt::format("already runs {} (revision {}): unchanged", plan.digest, hp.current->revision),
+         {{"mode", "unchanged"}});
+  }
+  if (plan.noop()) {
+    std::string summary =
+        fmt::format("nothing to do: every host already runs {} ({}); no container was recreated",
+                    plan.pinned, plan.image);
+    emit("rollout", "", summary, {{"phase", "done"}, {"exit_code", 0}, {"noop", true}});
+    co_return Outcome{ExitCode::kDone, summary};
+  }
+  emit("plan", "",
+       fmt::format("revision {}: {} batch(es), {} host(s) to change, {} unchanged", plan.revision,
+                   plan.batches.size(),
+                   std::accumulate(plan.batches.begin(), plan.batches.end(), size_t{0},
+                                   [](size_t n, const Batch& b) { return n + b.hosts.size(); }),
+                   plan.unchanged.size()),
+       {{"revision", plan.revision}, {"digest", plan.digest}, {"batches", plan.batches.size()}});
+
+  auto baselines = co_await measure_baseline(plan);
+  std::vector<std::unique_ptr<HostRun>> runs;
+  {
+    size_t k = 0;
+    for (const auto& b : plan.batches) {
+      for (const auto& hp : b.hosts) {
+        auto r = std::make_unique<HostRun>();
+        r->plan = hp;
+        r->host = &binding(hp.host);
+        r->baseline = baselines[k++];
+        runs.push_back(std::move(r));
+      }
+    }
+  }
+
+  std::vector<HostRun*> touched;
+  size_t next = 0;
+  for (const auto& b : plan.batches) {
+    std::vector<HostRun*> batch;
+    std::vector<std::string> names;
+    for (size_t i = 0; i < b.hosts.size(); ++i) {
+      batch.push_back(runs[next + i].get());
+      names.push_back(b.hosts[i].host);
+    }
+    next += b.hosts.size();
+    emit("batch", "",
+         fmt::format("batch {}/{}: {}", b.index, plan.batches.size(), fmt::join(names, ", ")),
+         {{"batch", b.index}, {"hosts", names}});
+
+    std::vector<Task<Status>> swaps;
+    for (auto* r : batch) {
+      swaps.push_back(swap_host(*r));
+    }
+    auto swapped = co_await gather(std::move(swaps));
+    for (auto* r : batch) {
+      touched.push_back(r);
+    }
+    std::vector<std::string> errors;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!swapped[i]) {
+        errors.push_back(batch[i]->plan.host + ": " + swapped[i].message());
+      }
+    }
+    if (!errors.empty()) {
+      // The engine failed us, not the image: undo the batch in flight and stop where the
+      // fleet is consistent. Earlier batches passed their gate and stay.
+      std::string why = fmt::format("engine error: {}", fmt::join(errors, "; "));
+      std::vector<Task<Status>> reverts;
+      for (auto* r : batch) {
+        reverts.push_back(revert_host(*r));
+      }
+      auto reverted = co_await gather(std::move(reverts));
+      std::vector<std::string> revert_errors;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!reverted[i]) {
+          revert_errors.push_back(batch[i]->plan.host + ": " + reverted[i].message());
+        }
+      }
+      Outcome out =
+          revert_errors.empty()
+              ? Outcome{ExitCode::kPaused, fmt::format("paused: {}; batch {} was reverted. Fix the "
+                                                       "engine, then run apply again",
+                                                       why, b.index)}
+              : Outcome{ExitCode::kInternal,
+                        fmt::format("{}; revert failed: {}", why, fmt::join(revert_errors, "; "))};
+      emit("rollout", "", out.summary,
+           {{"phase", "done"}, {"exit_code", static_cast<int>(out.code)}});
+      co_return out;
+    }
+
+    auto decision = co_await gate(batch, "new container");
+    if (decision.action == health::Decision::Action::kContinue) {
+      continue;
+    }
+    Outcome out;
+    if (decision.action == health::Decision::Action::kRollback) {
+      out = co_await roll_back(touched, decision.reason);
+    } else {
+      out = Outcome{ExitCode::kPaused, decision.reason +
+                                           ". The fleet is left as it is: fix and apply again, or "
+                                           "roll back"};
+    }
+    emit("rollout", "", out.summary,
+         {{"phase", "done"}, {"exit_code", static_cast<int>(out.code)}});
+    co_return out;
+  }
+
+  co_await prune(plan);
+  Outcome out{
+      ExitCode::kDone,
+      fmt::format(
+          "done: {} host(s) run revision {} ({}){}", touched.size(), plan.revision, plan.pinned,
+          plan.unchanged.empty() ? "" : fmt::format(", {} already did", plan.unchanged.size()))};
+  emit("rollout", "", out.summary, {{"phase", "done"}, {"exit_code", 0}});
+  co_return out;
+}
+
+}  // namespace orch::rollout

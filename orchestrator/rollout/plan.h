@@ -1,0 +1,106 @@
+// rollout::make_plan: what a rollout will do, host by host, as data. Pure (STYLE.md #2).
+//
+// Inputs are the manifest, the digest pre-flight resolved, and what each engine reported
+// (the app's containers, found by the `rollgate.app` label). The Plan lists, per batch and
+// host, the exact engine calls apply makes, in order. `rollgate plan` prints it; the
+// controller executes the same Actions, so what runs is what was planned (DESIGN.md #1).
+//
+// Naming on a host: the live container is always named `<app>`. Replacing it stops the old
+// one and renames it `<app>-r<revision>` (the rollback target), then creates the new `<app>`.
+// A rollback stops the new one, renames it `<app>-r<revision>-failed` (kept for inspection)
+// and renames the previous one back to `<app>`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/docker/types.h"
+#include "orchestrator/manifest/manifest.h"
+
+namespace orch::rollout {
+
+inline constexpr char kLabelApp[] = "rollgate.app";
+inline constexpr char kLabelRevision[] = "rollgate.revision";
+inline constexpr char kLabelDigest[] = "rollgate.digest";
+inline constexpr char kLabelRollout[] = "rollgate.rollout";
+
+// One of the app's containers on a host, decoded from its labels.
+struct AppContainer {
+  std::string id;
+  std::string name;
+  int revision = 0;
+  std::string digest;
+  std::string rollout;
+  std::string state;  // engine state: running, exited, ...
+  bool running() const { return state == "running"; }
+  bool failed() const;  // renamed "<app>-r<rev>-failed" by a rollback
+};
+
+// What pre-flight observed on one host.
+struct HostObservation {
+  std::string host;
+  std::vector<docker::ContainerSummary> containers;  // every container labelled rollgate.app=APP
+};
+
+// Decodes a host's app containers; containers without a parseable revision get revision 0.
+std::vector<AppContainer> app_containers(const std::vector<docker::ContainerSummary>& list);
+
+struct Action {
+  enum class Type { kStop, kRename, kCreate, kStart, kGate, kRemove };
+  Type type;
+  std::string container;  // the container acted on: its name (or id) at the time of the call
+  std::string new_name;   // kRename
+  std::optional<docker::ContainerSpec> spec;  // kCreate
+  std::optional<int> stop_timeout_s;          // kStop
+};
+
+// "POST /v1.41/containers/web/stop?t=10" and friends: the line `plan` and `--trace` print.
+std::string describe(const Action& a);
+
+struct HostPlan {
+  std::string host;
+  enum class Mode { kFirstDeploy, kReplace, kUnchanged };
+  Mode mode = Mode::kReplace;
+  std::optional<AppContainer> current;  // the live container before the rollout
+  std::string previous_name;            // kReplace: the name the current container gets
+  std::vector<Action> actions;          // in order; ends with a kGate
+};
+
+struct Batch {
+  int index = 0;  // 1-based
+  std::vector<HostPlan> hosts;
+};
+
+struct Plan {
+  std::string app;
+  std::string image;   // as written (or --image)
+  std::string digest;  // "sha256:..."
+  std::string pinned;  // repo@digest: what every host pulls and runs
+  int revision = 0;    // the new revision number
+  std::string rollout_id;
+  std::vector<HostPlan> unchanged;  // hosts already running the digest
+  std::vector<Batch> batches;       // hosts to change
+  bool noop() const { return batches.empty(); }
+};
+
+// REQUIRES: observed has one entry per manifest host, in manifest order.
+Plan make_plan(const manifest::Manifest& m, const std::string& image, const std::string& pinned,
+               const std::string& digest, const std::vector<HostObservation>& observed,
+               const std::string& rollout_id);
+
+// The ContainerSpec for the new revision on one host (labels, ports, env, restart, ...).
+docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::string& pinned,
+                                     const std::string& digest, int revision,
+                                     const std::string& rollout_id);
+
+// The app's live container on a host: the one named exactly `app`, if any.
+std::optional<AppContainer> live_container(const std::string& app,
+                                           const std::vector<AppContainer>& containers);
+
+// Containers to remove after a successful rollout so that `keep` revisions remain (the live
+// one counts). Failed containers from earlier rollbacks are always removed. Newest kept first.
+std::vector<AppContainer> containers_to_prune(const std::string& app,
+                                              std::vector<AppContainer> containers, int keep);
+
+}  // namespace orch::rollout
