@@ -1,1 +1,88 @@
-int main() { return 0; }
+// rollgate: the only main(). Parses arguments and dispatches to cli/commands.h.
+// rollgate runs in the foreground and never daemonizes: CI waits for its exit code.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "orchestrator/cli/commands.h"
+
+namespace {
+
+constexpr int kExitInternal = 1;
+constexpr int kExitBadInput = 2;
+
+void add_common(CLI::App* cmd, orch::cli::CommonOptions& o, bool with_output) {
+  cmd->add_option("-f,--file", o.manifest_path, "Manifest (YAML or JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  if (with_output) {
+    cmd->add_option("-o,--output", o.output, "Output format: text (default) or json lines")
+        ->check(CLI::IsMember({"text", "json"}));
+    cmd->add_flag("-v,--verbose", o.verbose, "Text output: also show every probe round");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "rollgate rolls prebuilt container images out to Docker hosts, host by host, through "
+      "each engine's HTTP API, and gates every batch on health against the baseline measured "
+      "before the rollout.\n\n"
+      "Exit codes (apply): 0 done, 1 internal error, 2 bad input, 3 rolled back, 4 paused, "
+      "5 locked, 6 pre-flight failed (nothing touched)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "rollgate 0.1.0");
+
+  orch::cli::CommonOptions common;
+  std::string image;
+
+  auto* validate = app.add_subcommand("validate", "Check a manifest; report every error");
+  add_common(validate, common, false);
+
+  auto* plan = app.add_subcommand(
+      "plan", "Show, per batch and host, the exact engine calls apply would make. Changes nothing");
+  add_common(plan, common, true);
+  plan->add_option("--image", image, "Deploy this image instead of the manifest's");
+
+  auto* apply = app.add_subcommand("apply", "Roll the image out, gating every batch on health");
+  add_common(apply, common, true);
+  apply->add_option("--image", image, "Deploy this image instead of the manifest's");
+
+  auto* status = app.add_subcommand(
+      "status", "Per host: the app's container, digest, revision, state and health");
+  add_common(status, common, true);
+
+  auto* ping = app.add_subcommand("ping", "Check that every engine answers; show version, latency");
+  add_common(ping, common, true);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitBadInput;
+  }
+
+  try {
+    if (validate->parsed()) {
+      return orch::cli::validate(common);
+    }
+    if (plan->parsed()) {
+      return orch::cli::plan(common, image);
+    }
+    if (apply->parsed()) {
+      return orch::cli::apply(common, image);
+    }
+    if (status->parsed()) {
+      return orch::cli::status(common);
+    }
+    if (ping->parsed()) {
+      return orch::cli::ping(common);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rollgate: internal error: %s\n", e.what());
+    return kExitInternal;
+  }
+  return kExitBadInput;
+}

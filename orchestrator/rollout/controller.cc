@@ -524,7 +524,8 @@ Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, std::string 
 // revision: rolling it back would make it worse, and rollgate never rolls back to a version
 // that was itself unhealthy.
 Task<Outcome> Controller::roll_back(std::vector<HostRun*> touched, std::string why) {
-  emit("rollback", "", "rolling back: " + why, {{"reason", why}});
+  emit("rollback", "", "rolling back every touched host to its previous container",
+       {{"reason", why}});
   const auto pause = manifest_.health.interval;
   std::vector<HostRun*> restored;
   std::vector<std::string> kept_new;
@@ -619,7 +620,7 @@ Task<Outcome> Controller::roll_back(std::vector<HostRun*> touched, std::string w
                                     check.reason, why)};
     }
   }
-  co_return Outcome{ExitCode::kRolledBack, "rolled back: " + why + note};
+  co_return Outcome{ExitCode::kRolledBack, why + note};
 }
 
 Task<Status> Controller::prune_host(const HostBinding* h) {

@@ -1,0 +1,434 @@
+#include "orchestrator/cli/commands.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+
+#include "healthcheck/observation.h"
+#include "orchestrator/core/clock.h"
+#include "orchestrator/core/duration.h"
+#include "orchestrator/docker/http_engine.h"
+#include "orchestrator/manifest/parse.h"
+#include "orchestrator/rollout/async.h"
+#include "orchestrator/rollout/controller.h"
+#include "orchestrator/rollout/plan.h"
+
+namespace orch::cli {
+
+namespace {
+
+namespace net = boost::asio;
+using nlohmann::json;
+using rollout::ExitCode;
+
+int code(ExitCode c) { return static_cast<int>(c); }
+
+std::optional<manifest::Manifest> load(const CommonOptions& o) {
+  auto loaded = manifest::load_manifest(o.manifest_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) {
+      std::fprintf(stderr, "%s: %s\n", o.manifest_path.c_str(), e.to_string().c_str());
+    }
+    std::fprintf(stderr, "%s: %zu error(s); nothing was changed\n", o.manifest_path.c_str(),
+                 loaded.errors.size());
+    return std::nullopt;
+  }
+  return std::move(*loaded.manifest);
+}
+
+// The engines of a manifest, connected to one io_context.
+struct Fleet {
+  net::io_context io;
+  std::vector<std::unique_ptr<docker::Engine>> engines;
+  std::vector<rollout::HostBinding> bindings;
+};
+
+std::unique_ptr<Fleet> connect(const manifest::Manifest& m) {
+  auto fleet = std::make_unique<Fleet>();
+  for (const auto& h : m.hosts) {
+    auto ep = docker::parse_endpoint(h.engine);
+    if (!ep) {
+      // Validation already checked the syntax; this is the transport's own check.
+      std::fprintf(stderr, "hosts[%s].engine: %s\n", h.name.c_str(), ep.status().message().c_str());
+      return nullptr;
+    }
+    fleet->engines.push_back(docker::make_http_engine(fleet->io, h.name, *ep));
+    fleet->bindings.push_back(rollout::HostBinding{h.name, h.address, fleet->engines.back().get()});
+  }
+  return fleet;
+}
+
+// Runs one coroutine to completion on the fleet's io_context.
+template <class T>
+T run(Fleet& fleet, Task<T> task) {
+  std::optional<T> out;
+  std::exception_ptr error;
+  net::co_spawn(fleet.io, std::move(task), [&](std::exception_ptr e, T value) {
+    error = e;
+    if (!e) {
+      out.emplace(std::move(value));
+    }
+  });
+  fleet.io.run();
+  if (error) {
+    std::rethrow_exception(error);
+  }
+  return std::move(*out);
+}
+
+std::string new_rollout_id() {
+  std::random_device rd;
+  return fmt::format("{:%Y%m%d-%H%M%S}-{:04x}", fmt::gmtime(std::chrono::system_clock::now()),
+                     rd() & 0xffff);
+}
+
+std::string short_digest(const std::string& d) {
+  return d.size() > 19 ? d.substr(0, 19) : d;  // "sha256:" + 12 hex
+}
+
+void print_json(const json& j) {
+  std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+}
+
+json plan_json(const rollout::Plan& p, const manifest::Manifest& m) {
+  json j = {{"app", p.app},
+            {"image", p.image},
+            {"digest", p.digest},
+            {"pinned", p.pinned},
+            {"revision", p.revision},
+            {"keep", m.keep},
+            {"batches", json::array()},
+            {"unchanged", json::array()}};
+  for (const auto& hp : p.unchanged) {
+    j["unchanged"].push_back(hp.host);
+  }
+  for (const auto& b : p.batches) {
+    json batch = {{"batch", b.index}, {"hosts", json::array()}};
+    for (const auto& hp : b.hosts) {
+      json h = {
+          {"host", hp.host},
+          {"mode", hp.mode == rollout::HostPlan::Mode::kFirstDeploy ? "first-deploy" : "replace"},
+          {"calls", json::array()}};
+      if (hp.current) {
+        h["current"] = {{"container", hp.current->name},
+                        {"revision", hp.current->revision},
+                        {"digest", hp.current->digest},
+                        {"archive_as", hp.previous_name}};
+      }
+      for (const auto& a : hp.actions) {
+        h["calls"].push_back(rollout::describe(a));
+      }
+      batch["hosts"].push_back(std::move(h));
+    }
+    j["batches"].push_back(std::move(batch));
+  }
+  return j;
+}
+
+void print_plan_text(const rollout::Plan& p, const manifest::Manifest& m) {
+  std::printf("plan for %s: %s is %s\n", p.app.c_str(), p.image.c_str(), p.pinned.c_str());
+  if (p.noop()) {
+    std::printf("nothing to do: every host already runs %s\n", p.digest.c_str());
+    return;
+  }
+  std::printf("new revision %d, %zu batch(es), on_failure: %s\n\n", p.revision, p.batches.size(),
+              manifest::to_string(m.on_failure));
+  std::vector<std::string> changing;
+  for (const auto& b : p.batches) {
+    for (const auto& hp : b.hosts) {
+      changing.push_back(hp.host);
+    }
+  }
+  std::printf("pre-flight (before any container is touched; any failure exits 6):\n");
+  std::printf("  every host   GET /_ping\n");
+  std::printf("  once         GET /v1.41/distribution/%s/json  -> %s\n", p.image.c_str(),
+              p.digest.c_str());
+  auto at = p.pinned.find('@');
+  std::printf("  %-12s POST /v1.41/images/create?fromImage=%s&tag=%s\n",
+              fmt::format("{}", fmt::join(changing, ",")).c_str(), p.pinned.substr(0, at).c_str(),
+              p.digest.c_str());
+  std::printf("  baseline     probe each host's current container\n\n");
+  for (const auto& b : p.batches) {
+    std::printf("batch %d/%zu:\n", b.index, p.batches.size());
+    for (const auto& hp : b.hosts) {
+      if (hp.current) {
+        std::printf("  %s: replace %s (revision %d, %s), archive it as %s\n", hp.host.c_str(),
+                    hp.current->name.c_str(), hp.current->revision,
+                    short_digest(hp.current->digest).c_str(), hp.previous_name.c_str());
+      } else {
+        std::printf("  %s: first deploy\n", hp.host.c_str());
+      }
+      for (const auto& a : hp.actions) {
+        std::printf("    %s\n", rollout::describe(a).c_str());
+      }
+    }
+    std::printf(
+        "  gate: every host healthy (%s) -> next batch; failing -> %s\n\n",
+        m.health.http
+            ? fmt::format("HTTP GET :{}{}", m.health.http->port, m.health.http->path).c_str()
+            : "container running",
+        manifest::to_string(m.on_failure));
+  }
+  for (const auto& hp : p.unchanged) {
+    std::printf("unchanged: %s already runs revision %d (%s)\n", hp.host.c_str(),
+                hp.current->revision, short_digest(hp.current->digest).c_str());
+  }
+  std::printf("after the last batch: remove containers beyond keep=%d revisions per host\n",
+              m.keep);
+}
+
+}  // namespace
+
+int validate(const CommonOptions& o) {
+  auto m = load(o);
+  if (!m) {
+    return code(ExitCode::kBadInput);
+  }
+  std::printf("%s: ok (app %s, %zu host(s), image %s)\n", o.manifest_path.c_str(), m->app.c_str(),
+              m->hosts.size(), m->image.c_str());
+  return 0;
+}
+
+int plan(const CommonOptions& o, const std::string& image_override) {
+  auto m = load(o);
+  if (!m) {
+    return code(ExitCode::kBadInput);
+  }
+  auto fleet = connect(*m);
+  if (!fleet) {
+    return code(ExitCode::kBadInput);
+  }
+  SystemClock clock;
+  rollout::RecordingSink quiet;
+  rollout::Controller controller(*m, fleet->bindings, {}, clock, quiet);
+  const std::string image = image_override.empty() ? m->image : image_override;
+  auto result = run(*fleet, controller.preview(image, "planned"));
+  if (!result) {
+    std::fprintf(stderr, "rollgate plan: %s\n", result.status().message().c_str());
+    return code(result.status().code() == Code::kInvalidArgument ? ExitCode::kBadInput
+                                                                 : ExitCode::kPreflight);
+  }
+  if (o.output == "json") {
+    print_json(plan_json(*result, *m));
+  } else {
+    print_plan_text(*result, *m);
+  }
+  return 0;
+}
+
+int apply(const CommonOptions& o, const std::string& image_override) {
+  auto m = load(o);
+  if (!m) {
+    return code(ExitCode::kBadInput);
+  }
+  auto fleet = connect(*m);
+  if (!fleet) {
+    return code(ExitCode::kBadInput);
+  }
+  SystemClock clock;
+  rollout::JsonLinesSink json_sink(stdout);
+  rollout::TextSink text_sink(stdout, o.verbose);
+  rollout::EventSink& sink =
+      o.output == "json" ? static_cast<rollout::EventSink&>(json_sink) : text_sink;
+  rollout::Controller controller(*m, fleet->bindings, rollout::make_probes(m->health), clock, sink);
+  rollout::ApplyOptions options;
+  options.image = image_override.empty() ? m->image : image_override;
+  options.rollout_id = new_rollout_id();
+  auto outcome = run(*fleet, controller.apply(std::move(options)));
+  if (o.output != "json") {
+    std::printf("\nrollgate: exit %d: %s\n", code(outcome.code), outcome.summary.c_str());
+  }
+  return code(outcome.code);
+}
+
+int status(const CommonOptions& o) {
+  auto m = load(o);
+  if (!m) {
+    return code(ExitCode::kBadInput);
+  }
+  auto fleet = connect(*m);
+  if (!fleet) {
+    return code(ExitCode::kBadInput);
+  }
+  auto probes = rollout::make_probes(m->health);
+  struct Row {
+    std::string host;
+    Result<std::vector<docker::ContainerSummary>> containers;
+    std::optional<docker::ContainerInfo> live;
+    std::vector<health::ProbeResult> probes;
+  };
+  auto rows = run(*fleet, [&]() -> Task<std::vector<Row>> {
+    std::vector<Task<Row>> work;
+    for (const auto& b : fleet->bindings) {
+      work.push_back([](const rollout::HostBinding* b, const manifest::Manifest* m,
+                        std::vector<std::unique_ptr<health::Probe>>* probes) -> Task<Row> {
+        Row row{b->name, Status(), std::nullopt, {}};
+        std::vector<std::string> filter;
+        filter.push_back(std::string(rollout::kLabelApp) + "=" + m->app);
+        row.containers = co_await b->engine->list_containers(std::move(filter));
+        auto live = co_await b->engine->inspect_container(m->app);
+        if (live) {
+          row.live = std::move(*live);
+          for (auto& p : *probes) {
+            // A named argument: GCC 12 destroys a braced temporary inside co_await twice.
+            health::Target target{b->name, b->address, m->app};
+            row.probes.push_back(co_await p->run(std::move(target)));
+          }
+        }
+        co_return row;
+      }(&b, &*m, &probes));
+    }
+    co_return co_await rollout::gather(std::move(work));
+  }());
+
+  int rc = 0;
+  json out = json::array();
+  if (o.output != "json") {
+    std::printf("%-10s %-16s %-4s %-20s %-10s %s\n", "HOST", "CONTAINER", "REV", "DIGEST", "STATE",
+                "HEALTH");
+  }
+  for (auto& row : rows) {
+    if (!row.containers) {
+      rc = code(ExitCode::kPreflight);
+      if (o.output == "json") {
+        out.push_back({{"host", row.host}, {"error", row.containers.status().message()}});
+      } else {
+        std::printf("%-10s unreachable: %s\n", row.host.c_str(),
+                    row.containers.status().message().c_str());
+      }
+      continue;
+    }
+    auto apps = rollout::app_containers(*row.containers);
+    // The live container first, then the kept revisions, newest first.
+    std::stable_partition(apps.begin(), apps.end(),
+                          [&](const rollout::AppContainer& c) { return c.name == m->app; });
+    std::string health = "-";
+    if (row.live) {
+      bool pass = std::all_of(row.probes.begin(), row.probes.end(), [](const auto& p) {
+        return p.outcome == health::ProbeResult::Outcome::kPass;
+      });
+      std::vector<std::string> details;
+      for (const auto& p : row.probes) {
+        details.push_back(p.probe + ": " + p.detail);
+      }
+      if (!row.live->state.health_status.empty()) {
+        details.push_back("docker: " + row.live->state.health_status);
+      }
+      bool up = row.live->state.running && !row.live->state.restarting;
+      health = fmt::format("{}{}", up && pass ? "healthy" : "unhealthy",
+                           details.empty() ? "" : fmt::format(" ({})", fmt::join(details, ", ")));
+    }
+    json host = {{"host", row.host}, {"containers", json::array()}};
+    if (apps.empty() && o.output != "json") {
+      std::printf("%-10s %-16s\n", row.host.c_str(), "(no app container)");
+    }
+    bool first = true;
+    for (const auto& c : apps) {
+      bool is_live = c.name == m->app;
+      json jc = {{"container", c.name}, {"revision", c.revision}, {"digest", c.digest},
+                 {"state", c.state},    {"live", is_live},        {"rollout", c.rollout}};
+      if (is_live && row.live) {
+        jc["health"] = health;
+        jc["restart_count"] = row.live->restart_count;
+      }
+      host["containers"].push_back(jc);
+      if (o.output != "json") {
+        std::printf("%-10s %-16s %-4d %-20s %-10s %s\n", first ? row.host.c_str() : "",
+                    c.name.c_str(), c.revision, short_digest(c.digest).c_str(), c.state.c_str(),
+                    is_live ? health.c_str() : "");
+      }
+      first = false;
+    }
+    out.push_back(std::move(host));
+  }
+  if (o.output == "json") {
+    print_json(out);
+  }
+  return rc;
+}
+
+int ping(const CommonOptions& o) {
+  auto m = load(o);
+  if (!m) {
+    return code(ExitCode::kBadInput);
+  }
+  auto fleet = connect(*m);
+  if (!fleet) {
+    return code(ExitCode::kBadInput);
+  }
+  struct Row {
+    std::string host;
+    std::string engine;
+    Status status;
+    docker::VersionInfo version;
+    double ms = 0;
+  };
+  auto rows = run(*fleet, [&]() -> Task<std::vector<Row>> {
+    std::vector<Task<Row>> work;
+    for (size_t i = 0; i < fleet->bindings.size(); ++i) {
+      work.push_back([](const rollout::HostBinding* b, std::string engine) -> Task<Row> {
+        Row row{b->name, std::move(engine), Status(), {}, 0};
+        // Latency is a measurement of I/O, so the real clock is the right one here.
+        auto t0 = std::chrono::steady_clock::now();
+        auto p = co_await b->engine->ping();
+        row.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count();
+        row.status = p.status();
+        if (p) {
+          auto v = co_await b->engine->version();
+          if (v) {
+            row.version = *v;
+          } else {
+            row.status = v.status();
+          }
+        }
+        co_return row;
+      }(&fleet->bindings[i], m->hosts[i].engine));
+    }
+    co_return co_await rollout::gather(std::move(work));
+  }());
+  int failed = 0;
+  json out = json::array();
+  for (const auto& r : rows) {
+    if (!r.status) {
+      ++failed;
+    }
+    if (o.output == "json") {
+      json j = {
+          {"host", r.host}, {"engine", r.engine}, {"ok", r.status.is_ok()}, {"latency_ms", r.ms}};
+      if (r.status) {
+        j["version"] = r.version.version;
+        j["api_version"] = r.version.api_version;
+        j["os"] = r.version.os;
+        j["arch"] = r.version.arch;
+      } else {
+        j["error"] = r.status.message();
+      }
+      out.push_back(std::move(j));
+    } else if (r.status) {
+      std::printf("%-10s %-28s ok    docker %s (API %s, %s/%s)  %.1f ms\n", r.host.c_str(),
+                  r.engine.c_str(), r.version.version.c_str(), r.version.api_version.c_str(),
+                  r.version.os.c_str(), r.version.arch.c_str(), r.ms);
+    } else {
+      std::printf("%-10s %-28s FAIL  %s\n", r.host.c_str(), r.engine.c_str(),
+                  r.status.message().c_str());
+    }
+  }
+  if (o.output == "json") {
+    print_json(out);
+  } else {
+    std::printf("%zu/%zu engine(s) reachable\n", rows.size() - failed, rows.size());
+  }
+  return failed == 0 ? 0 : code(ExitCode::kPreflight);
+}
+
+}  // namespace orch::cli

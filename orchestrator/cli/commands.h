@@ -1,0 +1,21 @@
+// The `rollgate` commands. main.cc parses arguments (CLI11) into these structs and calls the
+// functions; each returns the process exit code from the contract in DESIGN.md.
+#pragma once
+
+#include <string>
+
+namespace orch::cli {
+
+struct CommonOptions {
+  std::string manifest_path;
+  std::string output = "text";  // "text" or "json"
+  bool verbose = false;         // text output: also show every probe round
+};
+
+int validate(const CommonOptions& o);
+int plan(const CommonOptions& o, const std::string& image_override);
+int apply(const CommonOptions& o, const std::string& image_override);
+int status(const CommonOptions& o);
+int ping(const CommonOptions& o);
+
+}  // namespace orch::cli
