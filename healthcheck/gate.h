@@ -10,8 +10,13 @@
 //   new Unknown                              -> pause: never roll back on missing data
 //   new Pending                              -> wait, unless the batch is past
 //                                               progress_deadline: then on_failure
+//   (new Failing, baseline Unknown          -> pause, rule "baseline-unknown": rollgate cannot
+//                                               tell whether the new version is worse)
 // Precedence when hosts disagree: rollback > pause > wait > continue. Continue only when every
-// host of the batch is Healthy.
+// host of the batch is Healthy (an empty batch continues). When several rules give the same
+// action, the rule reported is the first of: worse-than-baseline, progress-deadline,
+// not-worse-than-baseline, baseline-unknown, unobservable, pending, all-healthy. The reason
+// names every host that contributed to a pause or rollback (or, for wait, every pending host).
 #pragma once
 
 #include <optional>
@@ -39,14 +44,22 @@ struct HostInput {
 struct Decision {
   enum class Action { kContinue, kWait, kPause, kRollback };
   Action action = Action::kWait;
-  std::string rule;    // stable id of the rule that fired: "all-healthy", "worse-than-baseline",
-                       // "not-worse-than-baseline", "unobservable", "progress-deadline", "pending"
-  std::string reason;  // "h2's new container exited with code 1 after 2s; h2 was healthy before"
+  std::string rule;  // stable id of the rule that fired: "all-healthy", "worse-than-baseline",
+                     // "not-worse-than-baseline", "baseline-unknown", "unobservable",
+                     // "progress-deadline", "pending"
+  // One line, starting with the action: "rolled back: h2's new container exited with code 1
+  // after 2s; h2 was healthy before the rollout". A host's tracker reason is quoted with its
+  // leading "<verdict>: " (e.g. "unknown: ") removed.
+  std::string reason;
   std::vector<HostInput> hosts;  // the inputs, for the event
 };
 
+// "continue", "wait", "pause", "rollback".
 const char* to_string(Decision::Action a);
+const char* to_string(FailureAction a);
 
+// batch_elapsed: time since the batch in flight started (progress_deadline is measured from
+// there; batch_elapsed >= progress_deadline counts as past it). Pure.
 Decision decide(const GatePolicy& policy, const std::vector<HostInput>& hosts,
                 Millis batch_elapsed);
 

@@ -44,7 +44,7 @@ struct ContainerStatus {
 // One round of probing one host.
 struct Observation {
   TimePoint at;
-  std::vector<ProbeResult> probes;          // every configured probe, in manifest order
+  std::vector<ProbeResult> probes;           // every configured probe, in manifest order
   std::optional<ContainerStatus> container;  // nullopt: the engine could not be asked
 };
 

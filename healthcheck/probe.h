@@ -5,11 +5,12 @@
 // orchestrator/: the orchestrator implements it with its Docker client.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "healthcheck/observation.h"
 
@@ -24,6 +25,7 @@ struct Target {
 class Probe {
  public:
   virtual ~Probe() = default;
+  // REQUIRES: the probe outlives the returned awaitable.
   virtual boost::asio::awaitable<ProbeResult> run(Target target) = 0;
 };
 
@@ -41,8 +43,26 @@ struct HttpProbeConfig {
   Millis timeout{2000};
 };
 
-// GET http://address:port/path; passes when the status is in expect_status. A refused or
-// timed-out connection is kFail; "no route to host"/"network unreachable" is kUnobservable.
+// GET http://address:port/path (Host header "address:port", "Connection: close"); passes when
+// the status is in expect_status. A refused, reset or timed-out connection and an unexpected
+// status are kFail; "no route to host", "network unreachable" and an address that does not
+// resolve are kUnobservable. `timeout` bounds the whole exchange (connect, send, response
+// headers; for an unexpected status also up to 64 KiB of body, quoted in the detail). Details:
+// "HTTP 200 in 3ms", "HTTP 503 (expected 200) in 2ms: busy", "connect 10.0.0.1:8080:
+// Connection refused", "timed out after 2s (waiting for the response)". latency is measured
+// from the start of the probe to the response headers (or to the failure).
+// Target.address is an IP literal or a name (names are resolved without a deadline).
+// The returned probe holds only its config; run() may be called concurrently.
 std::unique_ptr<Probe> make_http_probe(HttpProbeConfig config);
+
+struct TcpProbeConfig {
+  uint16_t port = 0;
+  Millis timeout{2000};
+};
+
+// Passes when a TCP connection to address:port is established within timeout, then closes it.
+// Failure classification and details as for the HTTP probe ("TCP connect 10.0.0.1:5432 in
+// 1ms" on success).
+std::unique_ptr<Probe> make_tcp_probe(TcpProbeConfig config);
 
 }  // namespace health
