@@ -5,9 +5,8 @@
 // controller on a ManualClock (tests/fakes/manual_clock.h) without sleeping.
 #pragma once
 
-#include <chrono>
-
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 
 namespace orch {
 

@@ -1,10 +1,10 @@
 #include "orchestrator/core/duration.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <cstdint>
 #include <limits>
-
-#include <fmt/format.h>
 
 namespace orch {
 

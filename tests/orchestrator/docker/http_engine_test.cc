@@ -1,0 +1,604 @@
+// HttpEngine against an in-process HTTP peer on a unix socket (or loopback TCP, port 0).
+//
+// FakeDockerd is a real HTTP/1.1 server with state: it records every request it receives and
+// answers from a route function the test supplies, writing raw bytes so tests can choose chunk
+// boundaries, hang (to exercise deadlines) or hold requests until several are in flight. It
+// tests the transport and the status mapping; the Engine semantics are covered by the [docker]
+// integration test against a real dockerd.
+#include "orchestrator/docker/http_engine.h"
+
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using namespace std::chrono_literals;
+using orch::Code;
+using orch::Result;
+using orch::Status;
+using orch::Task;
+using namespace orch::docker;
+
+namespace {
+
+constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+
+struct Seen {
+  std::string method;
+  std::string target;
+  std::string body;
+  std::string content_type;
+  std::string content_length;
+  bool chunked = false;
+};
+
+// What the route returns: raw response bytes written in the given pieces (one write each), or
+// nullopt to never answer. A final empty piece means: write the others, then stall (keep the
+// connection open without sending more) until the client gives up.
+using Pieces = std::vector<std::string>;
+using Route = std::function<std::optional<Pieces>(const Seen&)>;
+
+std::string reason_for(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
+  }
+}
+
+Pieces respond(int status, const std::string& body = "", const std::string& extra_headers = "") {
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason_for(status) + "\r\n" +
+                     extra_headers + "Content-Type: application/json\r\nApi-Version: 1.41\r\n";
+  if (status != 204 && status != 304) {
+    head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return {head + "\r\n" + body};
+}
+
+// A chunked 200 whose chunks are exactly `chunks`; each chunk is written separately.
+// kClose leaves out the final zero-size chunk and closes; kStall leaves it out and stalls.
+enum class End { kTerminate, kClose, kStall };
+Pieces chunked(const std::vector<std::string>& chunks, End end = End::kTerminate) {
+  Pieces out{
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"};
+  for (const std::string& c : chunks) {
+    char size[32];
+    std::snprintf(size, sizeof(size), "%zx\r\n", c.size());
+    out.push_back(size + c + "\r\n");
+  }
+  if (end == End::kTerminate) {
+    out.push_back("0\r\n\r\n");
+  } else if (end == End::kStall) {
+    out.push_back("");
+  }
+  return out;
+}
+
+template <class Protocol>
+class FakeDockerd {
+ public:
+  using Acceptor = typename Protocol::acceptor;
+  using Socket = typename Protocol::socket;
+
+  FakeDockerd(net::io_context& io, typename Protocol::endpoint ep, Route route)
+      : io_(io), acceptor_(io, ep), route_(std::move(route)) {}
+
+  typename Protocol::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+  void start() { net::co_spawn(io_, accept_loop(), net::detached); }
+
+  // Requests to `hold_target` are answered only once `n` of them are in flight together.
+  void hold_until(std::string target, int n) {
+    hold_target_ = std::move(target);
+    hold_count_ = n;
+  }
+
+  std::vector<Seen> seen;
+  int max_held = 0;
+
+ private:
+  Task<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
+      if (ec) {
+        co_return;
+      }
+      net::co_spawn(io_, serve(std::move(socket)), net::detached);
+    }
+  }
+
+  Task<void> serve(Socket socket) {
+    beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    if (auto [ec, n] = co_await http::async_read(socket, buffer, req, kUseTuple); ec) {
+      co_return;
+    }
+    Seen s;
+    s.method = std::string(req.method_string());
+    s.target = std::string(req.target());
+    s.body = req.body();
+    s.content_type = std::string(req[http::field::content_type]);
+    s.content_length = std::string(req[http::field::content_length]);
+    s.chunked = req.chunked();
+    seen.push_back(s);
+
+    if (!hold_target_.empty() && s.target == hold_target_) {
+      net::steady_timer& gate = held_.emplace_back(io_);
+      max_held = std::max(max_held, static_cast<int>(held_.size()));
+      if (static_cast<int>(held_.size()) < hold_count_) {
+        gate.expires_at(net::steady_timer::time_point::max());
+        co_await gate.async_wait(kUseTuple);  // woken by the last arrival below
+      } else {
+        for (net::steady_timer& t : held_) {
+          t.cancel();
+        }
+      }
+    }
+
+    std::optional<Pieces> answer = route_(s);
+    if (!answer) {
+      // Never answer: wait until the client gives up and closes.
+      http::request<http::string_body> next;
+      co_await http::async_read(socket, buffer, next, kUseTuple);
+      co_return;
+    }
+    for (const std::string& piece : *answer) {
+      if (auto [ec, n] = co_await net::async_write(socket, net::buffer(piece), kUseTuple); ec) {
+        co_return;
+      }
+    }
+    const bool stall = !answer->empty() && answer->back().empty();
+    if (!stall) {
+      beast::error_code ignored;
+      socket.shutdown(net::socket_base::shutdown_send, ignored);
+    }
+    // Keep the socket open until the client closes.
+    http::request<http::string_body> next;
+    co_await http::async_read(socket, buffer, next, kUseTuple);
+  }
+
+  net::io_context& io_;
+  Acceptor acceptor_;
+  Route route_;
+  std::string hold_target_;
+  int hold_count_ = 0;
+  std::list<net::steady_timer> held_;
+};
+
+// A fresh socket path per server; removed again by the guard.
+struct SocketPath {
+  SocketPath() {
+    static int counter = 0;
+    path = "/tmp/rg-docker-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+           ".sock";
+    ::unlink(path.c_str());
+  }
+  ~SocketPath() { ::unlink(path.c_str()); }
+  std::string path;
+};
+
+struct UnixFixture {
+  explicit UnixFixture(Route route, HttpEngineOptions options = {})
+      : server(io, net::local::stream_protocol::endpoint(sock.path), std::move(route)) {
+    server.start();
+    Endpoint ep;
+    ep.kind = Endpoint::Kind::kUnix;
+    ep.path = sock.path;
+    engine = make_http_engine(io, "h1", ep, options);
+  }
+
+  // Runs `task` on the io_context until it completes; the server's pending work is abandoned.
+  template <class T>
+  T run(Task<T> task) {
+    std::optional<T> out;
+    net::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
+      if (e) {
+        std::rethrow_exception(e);
+      }
+      out.emplace(std::move(value));
+      io.stop();
+    });
+    io.restart();
+    io.run();
+    REQUIRE(out.has_value());
+    return std::move(*out);
+  }
+
+  net::io_context io;
+  SocketPath sock;
+  FakeDockerd<net::local::stream_protocol> server;
+  std::unique_ptr<Engine> engine;
+};
+
+const char* kInspectBody =
+    R"({"Id":"abc123","Name":"/web","Image":"sha256:1","RestartCount":0,)"
+    R"("State":{"Status":"running","Running":true},"Config":{"Image":"demo:v1","Labels":{"a":"b"}}})";
+
+}  // namespace
+
+TEST_CASE("ping reads the API version; calls are pinned to /v1.41", "[http_engine]") {
+  UnixFixture f([](const Seen& s) -> std::optional<Pieces> {
+    if (s.target == "/_ping") {
+      return Pieces{
+          "HTTP/1.1 200 OK\r\nApi-Version: 1.43\r\nOstype: linux\r\nContent-Length: 2\r\n\r\nOK"};
+    }
+    return respond(200, R"({"Version":"24.0.7","ApiVersion":"1.43","MinAPIVersion":"1.12"})");
+  });
+  auto ping = f.run(f.engine->ping());
+  REQUIRE(ping.is_ok());
+  CHECK(ping->api_version == "1.43");
+  CHECK(ping->os_type == "linux");
+  auto version = f.run(f.engine->version());
+  REQUIRE(version.is_ok());
+  CHECK(version->version == "24.0.7");
+  REQUIRE(f.server.seen.size() == 2);
+  CHECK(f.server.seen[0].method == "GET");
+  CHECK(f.server.seen[0].target == "/_ping");
+  CHECK(f.server.seen[1].target == "/v1.41/version");
+}
+
+TEST_CASE("calls before ping use /v1.41", "[http_engine]") {
+  UnixFixture f([](const Seen&) -> std::optional<Pieces> { return respond(200, kInspectBody); });
+  auto c = f.run(f.engine->inspect_container("web"));
+  REQUIRE(c.is_ok());
+  CHECK(c->name == "web");
+  CHECK(c->labels.at("a") == "b");
+  REQUIRE(f.server.seen.size() == 1);
+  CHECK(f.server.seen[0].target == "/v1.41/containers/web/json");
+}
+
+TEST_CASE("an engine older than API 1.41 is refused", "[http_engine]") {
+  auto header = GENERATE(as<std::string>{}, "Api-Version: 1.40\r\n", "");
+  UnixFixture f([header](const Seen&) -> std::optional<Pieces> {
+    return Pieces{"HTTP/1.1 200 OK\r\n" + header + "Content-Length: 2\r\n\r\nOK"};
+  });
+  auto ping = f.run(f.engine->ping());
+  REQUIRE_FALSE(ping.is_ok());
+  CHECK(ping.status().code() == Code::kEngine);
+  CHECK_THAT(ping.status().message(), Catch::Contains("h1"));
+  CHECK_THAT(ping.status().message(), Catch::Contains(header.empty() ? "1.24" : "1.40"));
+  CHECK_THAT(ping.status().message(), Catch::Contains("1.41"));
+  // Later calls fail fast with the same verdict, without another request.
+  auto list = f.run(f.engine->list_containers({}));
+  REQUIRE_FALSE(list.is_ok());
+  CHECK(list.status().message() == ping.status().message());
+  CHECK(f.server.seen.size() == 1);
+}
+
+TEST_CASE("HTTP errors carry status, code and the engine's message", "[http_engine]") {
+  auto [status, code] = GENERATE(table<int, Code>({{400, Code::kEngine},
+                                                   {404, Code::kNotFound},
+                                                   {409, Code::kConflict},
+                                                   {500, Code::kEngine},
+                                                   {503, Code::kUnavailable}}));
+  UnixFixture f([status](const Seen&) -> std::optional<Pieces> {
+    return respond(status,
+                   R"({"message":"Conflict. The container name \"/web\" is already in use"})");
+  });
+  ContainerSpec spec;
+  spec.name = "web";
+  spec.image = "demo@sha256:1";
+  spec.labels = {{"rollgate.app", "web"}};
+  auto id = f.run(f.engine->create_container(spec));
+  REQUIRE_FALSE(id.is_ok());
+  CHECK(id.status().code() == code);
+  CHECK(id.status().http_status() == status);
+  CHECK(id.status().message() == "h1: POST /containers/create: HTTP " + std::to_string(status) +
+                                     ": Conflict. The container name \"/web\" is already in use");
+  REQUIRE(f.server.seen.size() == 1);
+  CHECK(f.server.seen[0].target == "/v1.41/containers/create?name=web");
+  CHECK(f.server.seen[0].content_type == "application/json");
+  CHECK_THAT(f.server.seen[0].body, Catch::Contains(R"("rollgate.app":"web")"));
+}
+
+TEST_CASE("create returns the id", "[http_engine]") {
+  UnixFixture f([](const Seen&) -> std::optional<Pieces> {
+    return respond(201, R"({"Id":"4fa6e0f0c678","Warnings":[]})");
+  });
+  ContainerSpec spec;
+  spec.name = "web 1";  // not a valid Docker name, but it must still be encoded safely
+  spec.image = "demo@sha256:1";
+  auto id = f.run(f.engine->create_container(spec));
+  REQUIRE(id.is_ok());
+  CHECK(*id == "4fa6e0f0c678");
+  CHECK(f.server.seen.at(0).target == "/v1.41/containers/create?name=web%201");
+}
+
+TEST_CASE("start and stop: no body, 204 and 304 succeed", "[http_engine]") {
+  auto status = GENERATE(204, 304);
+  UnixFixture f([status](const Seen&) -> std::optional<Pieces> { return respond(status); });
+  REQUIRE(f.run(f.engine->start_container("web")).is_ok());
+  REQUIRE(f.run(f.engine->stop_container("web", 5)).is_ok());
+  REQUIRE(f.run(f.engine->stop_container("web", std::nullopt)).is_ok());
+  REQUIRE(f.run(f.engine->rename_container("web", "web-old")).is_ok());
+  REQUIRE(f.run(f.engine->remove_container("web-old", true)).is_ok());
+  REQUIRE(f.run(f.engine->remove_container("web-old", false)).is_ok());
+  REQUIRE(f.server.seen.size() == 6);
+  CHECK(f.server.seen[0].method == "POST");
+  CHECK(f.server.seen[0].target == "/v1.41/containers/web/start");
+  CHECK(f.server.seen[0].body.empty());
+  CHECK(f.server.seen[0].content_type.empty());
+  CHECK_FALSE(f.server.seen[0].chunked);
+  CHECK(f.server.seen[1].target == "/v1.41/containers/web/stop?t=5");
+  CHECK(f.server.seen[2].target == "/v1.41/containers/web/stop");
+  CHECK(f.server.seen[3].target == "/v1.41/containers/web/rename?name=web-old");
+  CHECK(f.server.seen[4].method == "DELETE");
+  CHECK(f.server.seen[4].target == "/v1.41/containers/web-old?force=1");
+  CHECK(f.server.seen[5].target == "/v1.41/containers/web-old");
+}
+
+TEST_CASE("list sends label filters; distribution and image keep the reference", "[http_engine]") {
+  UnixFixture f([](const Seen& s) -> std::optional<Pieces> {
+    if (s.target.starts_with("/v1.41/containers/json")) {
+      return respond(200, R"([{"Id":"a","Names":["/web"],"State":"running","Labels":{"x":"1"}}])");
+    }
+    if (s.target.starts_with("/v1.41/distribution/")) {
+      return respond(200, R"({"Descriptor":{"mediaType":"m","digest":"sha256:ab","size":1}})");
+    }
+    return respond(200, R"({"Id":"sha256:cd","RepoTags":["reg:5000/demo:v1"],"RepoDigests":[]})");
+  });
+  auto list = f.run(f.engine->list_containers({"x=1"}));
+  REQUIRE(list.is_ok());
+  REQUIRE(list->size() == 1);
+  CHECK(list->at(0).name == "web");
+  auto dist = f.run(f.engine->distribution("reg:5000/team/demo:v1"));
+  REQUIRE(dist.is_ok());
+  CHECK(dist->digest == "sha256:ab");
+  auto img = f.run(f.engine->inspect_image("reg:5000/demo@sha256:ab"));
+  REQUIRE(img.is_ok());
+  CHECK(img->id == "sha256:cd");
+  CHECK(f.server.seen[0].target ==
+        "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22x%3D1%22%5D%7D");
+  CHECK(f.server.seen[1].target == "/v1.41/distribution/reg:5000/team/demo:v1/json");
+  CHECK(f.server.seen[2].target == "/v1.41/images/reg:5000/demo@sha256:ab/json");
+}
+
+TEST_CASE("a malformed response is an unexpected-response error with context", "[http_engine]") {
+  UnixFixture f([](const Seen&) -> std::optional<Pieces> { return respond(200, "<html>"); });
+  auto c = f.run(f.engine->inspect_container("web"));
+  REQUIRE_FALSE(c.is_ok());
+  CHECK(c.status().code() == Code::kInternal);
+  CHECK(c.status().message() ==
+        "h1: GET /containers/web/json: unexpected response: body is not valid JSON");
+}
+
+TEST_CASE("pull streams chunks that split objects anywhere", "[http_engine]") {
+  const std::string stream =
+      "{\"status\":\"Pulling from demo\",\"id\":\"v1\"}\r\n"
+      "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1,\"total\":2},\"id\":\"ab\"}"
+      "\r\n"
+      "{\"status\":\"Digest: sha256:ab\"}\r\n"
+      "{\"status\":\"Status: Downloaded newer image for reg:5000/demo:v1\"}\r\n";
+  const size_t step = GENERATE(1, 3, 7, 40, 1000);
+  std::vector<std::string> chunks;
+  for (size_t i = 0; i < stream.size(); i += step) {
+    chunks.push_back(stream.substr(i, step));
+  }
+  UnixFixture f([chunks](const Seen&) -> std::optional<Pieces> { return chunked(chunks); });
+  Status st = f.run(f.engine->pull("reg:5000/demo:v1"));
+  INFO(st.to_string());
+  REQUIRE(st.is_ok());
+  REQUIRE(f.server.seen.size() == 1);
+  CHECK(f.server.seen[0].method == "POST");
+  CHECK(f.server.seen[0].target == "/v1.41/images/create?fromImage=reg%3A5000%2Fdemo&tag=v1");
+}
+
+TEST_CASE("an error object inside a 200 pull stream fails the pull", "[http_engine]") {
+  const std::string stream =
+      "{\"status\":\"Pulling from demo\",\"id\":\"v1\"}\r\n"
+      "{\"errorDetail\":{\"message\":\"unexpected EOF\"},\"error\":\"unexpected EOF\"}\r\n";
+  UnixFixture f([stream](const Seen&) -> std::optional<Pieces> {
+    return chunked({stream.substr(0, 50), stream.substr(50)});
+  });
+  Status st = f.run(f.engine->pull("reg:5000/demo@sha256:ab"));
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.code() == Code::kEngine);
+  CHECK(st.message() ==
+        "h1: POST /images/create (pull reg:5000/demo@sha256:ab): pull failed: unexpected EOF");
+  CHECK(f.server.seen.at(0).target ==
+        "/v1.41/images/create?fromImage=reg%3A5000%2Fdemo&tag=sha256%3Aab");
+}
+
+TEST_CASE("a pull refused before streaming carries the engine's message", "[http_engine]") {
+  UnixFixture f([](const Seen&) -> std::optional<Pieces> {
+    return respond(404,
+                   R"({"message":"manifest for reg:5000/demo:nope not found: manifest unknown"})");
+  });
+  Status st = f.run(f.engine->pull("reg:5000/demo:nope"));
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.code() == Code::kNotFound);
+  CHECK(st.http_status() == 404);
+  CHECK(st.message() ==
+        "h1: POST /images/create (pull reg:5000/demo:nope): HTTP 404: manifest for "
+        "reg:5000/demo:nope not found: manifest unknown");
+}
+
+TEST_CASE("a call past its deadline is a timeout naming host, method, path", "[http_engine]") {
+  HttpEngineOptions options;
+  options.call_timeout = 200ms;
+  UnixFixture f([](const Seen&) -> std::optional<Pieces> { return std::nullopt; }, options);
+  auto c = f.run(f.engine->inspect_container("web"));
+  REQUIRE_FALSE(c.is_ok());
+  CHECK(c.status().code() == Code::kTimeout);
+  CHECK_THAT(c.status().message(), Catch::StartsWith("h1: GET /containers/web/json: "));
+  CHECK_THAT(c.status().message(), Catch::Contains("200ms"));
+}
+
+TEST_CASE("a pull stream that stalls hits the pull deadline", "[http_engine]") {
+  HttpEngineOptions options;
+  options.call_timeout = 10ms;  // must not apply to the pull
+  options.pull_timeout = 300ms;
+  UnixFixture f(
+      [](const Seen&) -> std::optional<Pieces> {
+        return chunked({"{\"status\":\"Pulling from demo\"}\r\n"}, End::kStall);
+      },
+      options);
+  Status st = f.run(f.engine->pull("reg:5000/demo:v1"));
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.code() == Code::kTimeout);
+  CHECK_THAT(st.message(), Catch::Contains("300ms"));
+  CHECK_THAT(st.message(), Catch::Contains("pull deadline"));
+}
+
+TEST_CASE("a pull stream cut off mid-way is unavailable", "[http_engine]") {
+  UnixFixture f([](const Seen&) -> std::optional<Pieces> {
+    return chunked({"{\"status\":\"Pulling from demo\"}\r\n{\"status\":\"Downlo"}, End::kClose);
+  });
+  Status st = f.run(f.engine->pull("reg:5000/demo:v1"));
+  REQUIRE_FALSE(st.is_ok());
+  CHECK(st.code() == Code::kUnavailable);
+  CHECK_THAT(st.message(), Catch::Contains("reading the pull stream failed"));
+}
+
+TEST_CASE("several calls are in flight at once", "[http_engine]") {
+  constexpr int kCalls = 5;
+  HttpEngineOptions options;
+  options.call_timeout = 20s;  // a serialising engine would deadlock until this fires
+  UnixFixture f([](const Seen&) -> std::optional<Pieces> { return respond(200, kInspectBody); },
+                options);
+  f.server.hold_until("/v1.41/containers/web/json", kCalls);
+  auto all = [&]() -> Task<int> {
+    auto ex = co_await net::this_coro::executor;
+    std::vector<std::optional<Result<ContainerInfo>>> results(kCalls);
+    int done = 0;
+    net::steady_timer finished(ex, net::steady_timer::time_point::max());
+    for (int i = 0; i < kCalls; ++i) {
+      net::co_spawn(
+          ex,
+          [&, i]() -> Task<void> {
+            results[i].emplace(co_await f.engine->inspect_container("web"));
+            if (++done == kCalls) {
+              finished.cancel();
+            }
+          },
+          net::detached);
+    }
+    co_await finished.async_wait(kUseTuple);
+    int ok = 0;
+    for (auto& r : results) {
+      ok += (r && r->is_ok()) ? 1 : 0;
+    }
+    co_return ok;
+  };
+  CHECK(f.run(all()) == kCalls);
+  CHECK(f.server.max_held == kCalls);
+}
+
+TEST_CASE("a missing socket is unavailable, naming the endpoint", "[http_engine]") {
+  net::io_context io;
+  Endpoint ep;
+  ep.kind = Endpoint::Kind::kUnix;
+  ep.path = "/tmp/rg-docker-test-does-not-exist.sock";
+  auto engine = make_http_engine(io, "h3", ep);
+  std::optional<Result<PingInfo>> out;
+  net::co_spawn(io, engine->ping(),
+                [&](std::exception_ptr, Result<PingInfo> r) { out.emplace(r); });
+  io.run();
+  REQUIRE(out.has_value());
+  REQUIRE_FALSE(out->is_ok());
+  CHECK(out->status().code() == Code::kUnavailable);
+  CHECK_THAT(out->status().message(),
+             Catch::StartsWith("h3: GET /_ping: cannot connect to engine at "
+                               "unix:///tmp/rg-docker-test-does-not-exist.sock: "));
+  CHECK(out->status().http_status() == 0);
+}
+
+TEST_CASE("tcp endpoints connect; a closed port is unavailable", "[http_engine]") {
+  net::io_context io;
+  FakeDockerd<net::ip::tcp> server(
+      io, {net::ip::make_address("127.0.0.1"), 0}, [](const Seen&) -> std::optional<Pieces> {
+        return respond(200, R"({"Version":"20.10.24","ApiVersion":"1.41"})");
+      });
+  server.start();
+  Endpoint ep;
+  ep.kind = Endpoint::Kind::kTcp;
+  ep.host = "127.0.0.1";
+  ep.port = server.local_endpoint().port();
+  auto engine = make_http_engine(io, "h2", ep);
+
+  // A port that was free a moment ago: bind, read the number, close.
+  uint16_t closed_port = 0;
+  {
+    net::ip::tcp::acceptor probe(io, {net::ip::make_address("127.0.0.1"), 0});
+    closed_port = probe.local_endpoint().port();
+  }
+  Endpoint closed = ep;
+  closed.port = closed_port;
+  auto refused = make_http_engine(io, "h4", closed);
+
+  std::optional<Result<VersionInfo>> good;
+  std::optional<Result<VersionInfo>> bad;
+  net::co_spawn(io, engine->version(), [&](std::exception_ptr, Result<VersionInfo> r) {
+    good.emplace(r);
+    if (bad) {
+      io.stop();
+    }
+  });
+  net::co_spawn(io, refused->version(), [&](std::exception_ptr, Result<VersionInfo> r) {
+    bad.emplace(r);
+    if (good) {
+      io.stop();
+    }
+  });
+  io.run();
+  REQUIRE(good.has_value());
+  REQUIRE(good->is_ok());
+  CHECK((*good)->version == "20.10.24");
+  REQUIRE(bad.has_value());
+  REQUIRE_FALSE(bad->is_ok());
+  CHECK(bad->status().code() == Code::kUnavailable);
+  CHECK_THAT(bad->status().message(),
+             Catch::Contains("cannot connect to engine at tcp://127.0.0.1:" +
+                             std::to_string(closed_port)));
+}
+
+TEST_CASE("a TLS endpoint is refused clearly for now", "[http_engine]") {
+  net::io_context io;
+  auto ep = parse_endpoint("tcp://127.0.0.1:2376");
+  REQUIRE(ep.is_ok());
+  ep->tls = TlsFiles{"ca.pem", "cert.pem", "key.pem"};
+  auto engine = make_http_engine(io, "h5", *ep);
+  std::optional<Status> out;
+  net::co_spawn(io, engine->start_container("web"), [&](std::exception_ptr, Status s) { out = s; });
+  io.run();
+  REQUIRE(out.has_value());
+  CHECK(out->code() == Code::kInvalidArgument);
+  CHECK_THAT(out->message(), Catch::Contains("TLS to engines is not supported yet"));
+}
