@@ -1,6 +1,8 @@
 // parse_endpoint and Endpoint::to_string: the two spellings of an engine address rollgate
-// accepts, "unix:///absolute/path" and "tcp://host:port" (IPv6 hosts in brackets).
+// accepts, "unix:///absolute/path" and "tcp://host:port" (IPv6 hosts in brackets); and
+// resolve_tls_files, which picks a tcp engine's TLS files the way the Docker CLI does.
 #include <charconv>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -108,6 +110,27 @@ Result<Endpoint> parse_endpoint(const std::string& text) {
   }
   return invalid(
       text, "unknown scheme \"" + std::string(view.substr(0, sep)) + "\" (expected unix or tcp)");
+}
+
+TlsFiles resolve_tls_files(const std::string& ca, const std::string& cert, const std::string& key,
+                           const std::string& cert_path) {
+  if (!ca.empty() || !cert.empty() || !key.empty()) {
+    return TlsFiles{ca, cert, key};
+  }
+  std::string dir = cert_path;
+  if (dir.empty()) {
+    if (const char* env = std::getenv("DOCKER_CERT_PATH"); env != nullptr && *env != '\0') {
+      dir = env;
+    } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+      dir = std::string(home) + "/.docker";
+    } else {
+      dir = ".docker";
+    }
+  }
+  if (dir.size() > 1 && dir.back() == '/') {
+    dir.pop_back();
+  }
+  return TlsFiles{dir + "/ca.pem", dir + "/cert.pem", dir + "/key.pem"};
 }
 
 std::string Endpoint::to_string() const {

@@ -15,6 +15,7 @@
 // Thread-safety: none; use from the io_context's single thread.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,15 @@ class Engine {
   virtual Task<Status> rename_container(std::string id, std::string new_name) = 0;
   virtual Task<Status> remove_container(std::string id, bool force) = 0;
   virtual Task<Result<ContainerInfo>> inspect_container(std::string id) = 0;
+
+  // Runs `cmd` in the running container `container` and waits for it to exit:
+  // POST /containers/{id}/exec, POST /exec/{id}/start (attached; output read to its end),
+  // GET /exec/{id}/json for the exit code. A non-zero exit code is a value, not an error.
+  // Errors: kConflict (409) when the container is not running, kNotFound when it does not exist,
+  // kTimeout when the command has not finished within `timeout` (the process may still run in
+  // the container: the API cannot kill an exec), kUnavailable when the engine is unreachable.
+  virtual Task<Result<ExecResult>> exec(std::string container, std::vector<std::string> cmd,
+                                        std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace orch::docker

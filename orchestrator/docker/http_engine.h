@@ -1,7 +1,12 @@
 // HttpEngine: docker::Engine over the Engine HTTP API, with Boost.Beast.
 //
-// Transport: "unix:///path" or "tcp://host:port" (TLS slots into the same stream variant in a
-// later change). One connection per call, closed afterwards: engines are few per process and
+// Transport: "unix:///path", "tcp://host:port", or "tcp://host:port" with mutual TLS when the
+// Endpoint carries TlsFiles: TLS 1.2 or newer, the engine's certificate verified against
+// TlsFiles::ca and its name (SNI + host-name check against the endpoint's host or address),
+// and rollgate's client certificate and key presented. The files are read on the first call;
+// a missing or unreadable file is kInvalidArgument naming the file and the manifest field, a
+// failed handshake kUnavailable with OpenSSL's reason and a hint (see docs/tls.md).
+// One connection per call, closed afterwards: engines are few per process and
 // calls are seconds apart, so keep-alive would buy little and cost reconnection logic.
 // API version: ping() reads the daemon's API-Version; calls are pinned to /v1.41, and an engine
 // older than 1.41 is refused with a clear error.
@@ -16,6 +21,7 @@
 
 #include "orchestrator/core/status.h"
 #include "orchestrator/docker/engine.h"
+#include "orchestrator/docker/registry_auth.h"
 #include "orchestrator/docker/types.h"
 
 namespace boost::asio {
@@ -29,7 +35,15 @@ struct HttpEngineOptions {
   std::chrono::milliseconds call_timeout{30000};   // ordinary calls
   std::chrono::milliseconds pull_timeout{600000};  // a whole pull stream
   std::chrono::milliseconds stop_margin{15000};    // added to a stop's own timeout
+  // Credentials sent as X-Registry-Auth on distribution() and pull(); null: anonymous.
+  std::shared_ptr<const RegistryAuth> registry_auth;
 };
+
+// The TLS files a host uses, in order: `ca`, `cert`, `key` when given; else ca.pem, cert.pem
+// and key.pem in `cert_path`; else in $DOCKER_CERT_PATH; else in ~/.docker (the Docker CLI's
+// layout and fallbacks). Paths are used as written (relative ones from the working directory).
+TlsFiles resolve_tls_files(const std::string& ca, const std::string& cert, const std::string& key,
+                           const std::string& cert_path);
 
 // Parses "unix:///path" or "tcp://host:port". kInvalidArgument names what was wrong.
 Result<Endpoint> parse_endpoint(const std::string& text);

@@ -69,7 +69,7 @@ struct PortBinding {
 // Everything rollgate sets when it creates a container.
 struct ContainerSpec {
   std::string name;
-  std::string image;  // pinned reference: repo@sha256:...
+  std::string image;             // pinned reference: repo@sha256:...
   std::vector<std::string> env;  // "K=V"
   std::vector<std::string> cmd;  // empty: the image's default
   Labels labels;
@@ -99,8 +99,8 @@ struct ContainerState {
   int pid = 0;
   int exit_code = 0;
   std::string error;
-  std::string started_at;   // RFC 3339 as the engine reports it
-  std::string finished_at;  // RFC 3339; "0001-01-01T00:00:00Z" when never finished
+  std::string started_at;     // RFC 3339 as the engine reports it
+  std::string finished_at;    // RFC 3339; "0001-01-01T00:00:00Z" when never finished
   std::string health_status;  // "", "starting", "healthy", "unhealthy"
   int failing_streak = 0;
 };
@@ -114,6 +114,13 @@ struct ContainerInfo {
   Labels labels;
   ContainerState state;
   int restart_count = 0;
+};
+
+// The result of running a command in a container (POST /containers/{id}/exec, then start and
+// inspect).
+struct ExecResult {
+  int exit_code = 0;
+  std::string output;  // the first 4 KiB of stdout and stderr, interleaved as they arrived
 };
 
 }  // namespace orch::docker

@@ -7,6 +7,7 @@
 // integration test against a real dockerd.
 #include "orchestrator/docker/http_engine.h"
 
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,6 +28,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +54,7 @@ struct Seen {
   std::string content_type;
   std::string content_length;
   bool chunked = false;
+  std::optional<std::string> registry_auth;  // X-Registry-Auth, when sent
 };
 
 // What the route returns: raw response bytes written in the given pieces (one write each), or
@@ -157,6 +160,9 @@ class FakeDockerd {
     s.content_type = std::string(req[http::field::content_type]);
     s.content_length = std::string(req[http::field::content_length]);
     s.chunked = req.chunked();
+    if (auto it = req.find("X-Registry-Auth"); it != req.end()) {
+      s.registry_auth = std::string(it->value());
+    }
     seen.push_back(s);
 
     if (!hold_target_.empty() && s.target == hold_target_) {
@@ -589,16 +595,87 @@ TEST_CASE("tcp endpoints connect; a closed port is unavailable", "[http_engine]"
                              std::to_string(closed_port)));
 }
 
-TEST_CASE("a TLS endpoint is refused clearly for now", "[http_engine]") {
+TEST_CASE("a TLS endpoint whose files are missing fails before connecting", "[http_engine]") {
   net::io_context io;
   auto ep = parse_endpoint("tcp://127.0.0.1:2376");
   REQUIRE(ep.is_ok());
-  ep->tls = TlsFiles{"ca.pem", "cert.pem", "key.pem"};
+  ep->tls = TlsFiles{"/nonexistent/ca.pem", "/nonexistent/cert.pem", "/nonexistent/key.pem"};
   auto engine = make_http_engine(io, "h5", *ep);
   std::optional<Status> out;
   net::co_spawn(io, engine->start_container("web"), [&](std::exception_ptr, Status s) { out = s; });
   io.run();
   REQUIRE(out.has_value());
   CHECK(out->code() == Code::kInvalidArgument);
-  CHECK_THAT(out->message(), Catch::Contains("TLS to engines is not supported yet"));
+  CHECK_THAT(out->message(),
+             Catch::Contains("h5: TLS: cannot use tls.ca \"/nonexistent/ca.pem\": No such file"));
+}
+
+namespace {
+
+// Decodes base64url (padded) with OpenSSL after mapping back to the standard alphabet.
+std::string decode_base64url(std::string s) {
+  for (char& c : s) {
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    }
+  }
+  std::string out(s.size(), '\0');
+  int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  REQUIRE(n >= 0);
+  out.resize(static_cast<size_t>(n));
+  while (!out.empty() && out.back() == '\0') {
+    out.pop_back();
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("distribution and pull send X-Registry-Auth for the image's registry",
+          "[http_engine][registry_auth]") {
+  constexpr const char* kSecret = "pa55-w0rd/with+chars?";
+  auto auth = std::make_shared<RegistryAuth>();
+  auth->set("10.0.0.1:5000", RegistryCredential{"deployer", kSecret});
+  HttpEngineOptions options;
+  options.registry_auth = auth;
+  UnixFixture f(
+      [](const Seen& s) -> std::optional<Pieces> {
+        if (s.target.find("/distribution/") != std::string::npos) {
+          if (s.target.find("denied") != std::string::npos) {
+            return respond(401, R"({"message":"unauthorized: authentication required"})");
+          }
+          return respond(200, R"({"Descriptor":{"digest":"sha256:)" + std::string(64, 'a') +
+                                  R"(","mediaType":"m","size":1}})");
+        }
+        return chunked({R"({"status":"Pulling"})"});
+      },
+      options);
+
+  REQUIRE(f.run(f.engine->distribution("10.0.0.1:5000/demo:v1")).is_ok());
+  REQUIRE(f.run(f.engine->pull("10.0.0.1:5000/demo@sha256:" + std::string(64, 'a'))).is_ok());
+  // Another registry gets no credential; neither do calls that do not talk to a registry.
+  REQUIRE(f.run(f.engine->distribution("other.example:5000/demo:v1")).is_ok());
+  REQUIRE(f.run(f.engine->inspect_container("web")).status().code() != Code::kOk);
+  auto denied = f.run(f.engine->distribution("10.0.0.1:5000/denied:v1"));
+
+  REQUIRE(f.server.seen.size() == 5);
+  for (int i : {0, 1}) {
+    REQUIRE(f.server.seen[i].registry_auth.has_value());
+    auto body = nlohmann::json::parse(decode_base64url(*f.server.seen[i].registry_auth));
+    CHECK(body.at("username") == "deployer");
+    CHECK(body.at("password") == kSecret);
+    CHECK(body.at("serveraddress") == "10.0.0.1:5000");
+  }
+  CHECK_FALSE(f.server.seen[2].registry_auth.has_value());
+  CHECK_FALSE(f.server.seen[3].registry_auth.has_value());
+  // A refused pull names the registry's message, never the credential.
+  REQUIRE_FALSE(denied.is_ok());
+  CHECK(denied.status().http_status() == 401);
+  CHECK_THAT(denied.status().message(), Catch::Contains("authentication required"));
+  CHECK_THAT(denied.status().message(), !Catch::Contains(kSecret));
+  CHECK_THAT(denied.status().message(), !Catch::Contains(*f.server.seen[4].registry_auth));
 }
