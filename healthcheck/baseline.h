@@ -12,6 +12,8 @@ namespace health {
 // - otherwise nothing failed but something was unobservable
 //   (e.g. engine unreachable and every probe unobservable) -> kUnknown
 // An absent container is reported by the orchestrator as ContainerStatus{exists = false}.
-Baseline baseline_from(const Observation& obs);
+// require_docker_healthy: Policy::require_docker_healthy; when set, a container whose Docker
+// HEALTHCHECK is not "healthy" fails the round (so the baseline is Unhealthy).
+Baseline baseline_from(const Observation& obs, bool require_docker_healthy = false);
 
 }  // namespace health

@@ -14,6 +14,18 @@ using Outcome = ProbeResult::Outcome;
 
 bool container_ok(const ContainerStatus& c) { return c.exists && c.running && !c.restarting; }
 
+// With require_docker_healthy: why the container's Docker HEALTHCHECK does not let the round
+// pass, or nullopt when it does (or is not required).
+std::optional<std::string> docker_health_problem(const ContainerStatus& c, bool required) {
+  if (!required || c.health_status == "healthy") {
+    return std::nullopt;
+  }
+  if (c.health_status.empty() || c.health_status == "none") {
+    return std::string("no Docker HEALTHCHECK in the image (health.docker_health requires one)");
+  }
+  return "Docker HEALTHCHECK " + c.health_status;
+}
+
 std::string since(TimePoint start, TimePoint at) {
   return format_millis(std::chrono::duration_cast<Millis>(at - start));
 }
@@ -80,7 +92,7 @@ const char* to_string(RoundOutcome r) {
   return "?";
 }
 
-RoundOutcome classify_round(const Observation& obs) {
+RoundOutcome classify_round(const Observation& obs, bool require_docker_healthy) {
   bool all_pass = true;
   for (const auto& p : obs.probes) {
     if (p.outcome == Outcome::kFail) {
@@ -91,7 +103,8 @@ RoundOutcome classify_round(const Observation& obs) {
     }
   }
   if (obs.container) {
-    if (!container_ok(*obs.container)) {
+    if (!container_ok(*obs.container) ||
+        docker_health_problem(*obs.container, require_docker_healthy)) {
       return RoundOutcome::kFail;
     }
     // The engine says it runs: that is an observation even without probes.
@@ -109,11 +122,11 @@ bool is_blind(const Observation& obs) {
                      [](const ProbeResult& p) { return p.outcome == Outcome::kUnobservable; });
 }
 
-Baseline baseline_from(const Observation& obs) {
+Baseline baseline_from(const Observation& obs, bool require_docker_healthy) {
   if (obs.container && !obs.container->exists) {
     return Baseline::kAbsent;
   }
-  switch (classify_round(obs)) {
+  switch (classify_round(obs, require_docker_healthy)) {
     case RoundOutcome::kPass:
       return Baseline::kHealthy;
     case RoundOutcome::kFail:
@@ -193,7 +206,7 @@ void Tracker::observe(const Observation& obs) {
       return;
     }
   }
-  switch (classify_round(obs)) {
+  switch (classify_round(obs, policy_.require_docker_healthy)) {
     case RoundOutcome::kPass:
       if (passes_ == 0) {
         streak_start_ = obs.at;
@@ -243,6 +256,11 @@ std::string Tracker::describe_last() const {
   if (obs.container && !container_ok(*obs.container)) {
     return "container " +
            (obs.container->status.empty() ? std::string("not running") : obs.container->status);
+  }
+  if (obs.container) {
+    if (auto problem = docker_health_problem(*obs.container, policy_.require_docker_healthy)) {
+      return *problem;
+    }
   }
   if (probe) {
     return probe->detail;

@@ -9,10 +9,11 @@
 //      count rose since the first observation (a crash loop, even if HTTP passes in between),
 //      or it is in the "restarting" state, or Docker reports its HEALTHCHECK "unhealthy".
 //   3. Passing/failing streaks: a round passes when every probe passes and the container is
-//      running. `healthy_threshold` consecutive passing rounds make it "passing" (since the
-//      first round of that streak). Once it has been passing, `unhealthy_threshold`
-//      consecutive failing rounds make it Failing. Before it has ever passed, failures only
-//      count against healthy_deadline (a slow start is fine within the deadline).
+//      running (and, with require_docker_healthy, Docker reports its HEALTHCHECK "healthy").
+//      `healthy_threshold` consecutive passing rounds make it "passing" (since the first round of
+//      that streak). Once it has been passing, `unhealthy_threshold` consecutive failing rounds
+//      make it Failing. Before it has ever passed, failures only count against healthy_deadline (a
+//      slow start is fine within the deadline).
 //   4. Healthy: passing, and now - passing_since >= min_healthy_time. A container that passes
 //      and then dies within min_healthy_time is Failing by rule 2 or 3.
 //   5. Failing: not Healthy when healthy_deadline has elapsed since `started`. Precisely: the
@@ -42,19 +43,32 @@ struct Policy {
   int unhealthy_threshold = 3;  // values below 1 count as 1
   Millis healthy_deadline{60000};
   Millis min_healthy_time{0};
+  // The image's Docker HEALTHCHECK must report "healthy" for a round to pass. "starting" (and
+  // an image without a HEALTHCHECK) makes the round fail, which before the first pass only
+  // counts against healthy_deadline; "unhealthy" fails the container at once (rule 2, which
+  // applies whether or not this is set).
+  bool require_docker_healthy = false;
+  // Rollout-level settings, carried here so that one value describes the health section; the
+  // Tracker does not use them (the controller and health::decide do).
+  double max_failure_ratio = 0.0;    // fraction of the rollout's hosts that may fail (0..1)
+  Millis progress_deadline{600000};  // a batch must reach a decision within this
+  Millis bake{0};                    // watch the whole fleet this long after the last batch
 };
 
 // How one round (one Observation) counts towards the streaks.
 enum class RoundOutcome {
   kPass,          // every probe passed, and the container is running (or was not asked about)
-  kFail,          // a probe failed, or the container is not running / restarting / gone
+                  // and, when required, its Docker HEALTHCHECK is "healthy"
+  kFail,          // a probe failed, or the container is not running / restarting / gone, or
+                  // a required Docker HEALTHCHECK is not "healthy" (or absent)
   kUnobservable,  // neither: nothing failed, but something could not be observed. Streaks
                   // are left alone.
 };
 
 const char* to_string(RoundOutcome r);
 
-RoundOutcome classify_round(const Observation& obs);
+// require_docker_healthy: Policy::require_docker_healthy.
+RoundOutcome classify_round(const Observation& obs, bool require_docker_healthy = false);
 
 // True when the round observed nothing at all: no container status and every probe (if any)
 // unobservable. A blind latest observation makes the verdict Unknown (rule 1).

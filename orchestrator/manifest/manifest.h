@@ -15,8 +15,9 @@
 
 namespace orch::manifest {
 
-// TLS material for a tcp:// engine. Either the three files, or cert_path holding
-// ca.pem/cert.pem/key.pem (the DOCKER_CERT_PATH layout). Wired to the transport later.
+// TLS material for a tcp:// engine: the three files, or cert_path holding
+// ca.pem/cert.pem/key.pem (the DOCKER_CERT_PATH layout), or none of them (`tls: {}`) for
+// $DOCKER_CERT_PATH, else ~/.docker. Resolved by docker::resolve_tls_files; see docs/tls.md.
 struct Tls {
   std::string ca;
   std::string cert;
@@ -28,7 +29,9 @@ struct Host {
   std::string name;     // unique within the manifest; used in container names and output
   std::string engine;   // "unix:///var/run/docker.sock" or "tcp://10.0.0.5:2375"
   std::string address;  // where probes connect; default: the engine's host, 127.0.0.1 for unix
-  bool insecure = false;  // allow plain tcp:// to a non-loopback engine
+  // Allow plain tcp:// to a non-loopback engine (without it, and without tls, such a host is
+  // a validation error). No effect when tls is set.
+  bool insecure = false;
   std::optional<Tls> tls;
 };
 
@@ -64,19 +67,49 @@ struct HttpCheck {
   uint16_t port = 0;
   std::string path = "/";
   std::vector<int> expect_status{200};
+  std::string scheme = "http";               // "http" or "https"
+  std::optional<std::string> body_contains;  // the body must contain this (non-empty) text
+  std::optional<Millis> max_latency;         // slower answers fail
+  bool tls_skip_verify = false;  // https: accept any certificate (else system CAs + host name)
 };
 
+struct TcpCheck {
+  uint16_t port = 0;
+};
+
+struct ExecCheck {
+  // argv; a string in the manifest becomes {"/bin/sh", "-c", string}. Never empty.
+  std::vector<std::string> command;
+};
+
+// Every configured probe (http, tcp, exec) and, with docker_health, the image's HEALTHCHECK
+// must pass (AND). The container's state (running, exit code, restarts, OOM) is always judged.
 struct Health {
-  std::optional<HttpCheck> http;  // absent: gate on container state alone
+  std::optional<HttpCheck> http;  // absent: no HTTP probe
+  std::optional<TcpCheck> tcp;
+  std::optional<ExecCheck> exec;
+  bool docker_health = false;  // the image's Docker HEALTHCHECK must report "healthy"
   Millis interval{1000};
   Millis timeout{2000};
-  int healthy_threshold = 1;    // consecutive passes to count as passing
-  int unhealthy_threshold = 3;  // consecutive failures, once passing, to count as failing
+  int healthy_threshold = 1;       // consecutive passes to count as passing
+  int unhealthy_threshold = 3;     // consecutive failures, once passing, to count as failing
   Millis healthy_deadline{60000};  // must be healthy within this long of starting
   Millis min_healthy_time{0};      // must stay passing this long to be healthy
+  // Fraction (0..1) of the hosts a rollout changes whose new container may fail (worse than its
+  // baseline) before on_failure fires; such hosts are reverted and the rollout goes on.
+  double max_failure_ratio = 0.0;
+  Millis progress_deadline{600000};  // a rollout that makes no decision within it: on_failure
+  Millis bake{0};                    // after the last batch, watch the whole fleet this long
 };
 
 enum class OnFailure { kRollback, kPause };
+
+// Where registry credentials come from, besides ~/.docker/config.json: `env` names a variable
+// holding "user:password" or {"username","password"} for the image's registry. The secret
+// itself is never in the manifest (docs/tls.md, "Registry credentials").
+struct RegistryAuth {
+  std::string env;
+};
 
 struct Manifest {
   std::string app;    // [a-z0-9][a-z0-9_.-]*, also the live container's name
@@ -87,6 +120,7 @@ struct Manifest {
   Health health;
   OnFailure on_failure = OnFailure::kRollback;
   int keep = 2;  // revisions kept per host, counting the live one (>= 1)
+  std::optional<RegistryAuth> registry_auth;
 };
 
 const char* to_string(OnFailure f);

@@ -6,6 +6,7 @@
 // unknown keys, list items and map entries in the order the user wrote them (hence ordered_json).
 #include "orchestrator/manifest/parse.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
@@ -43,22 +44,33 @@ constexpr size_t kMaxValues = 100000;
 // Values quoted in error messages are cut to this many characters.
 constexpr size_t kMaxShown = 60;
 
-constexpr std::array<std::string_view, 8> kTopKeys = {
-    "app", "image", "hosts", "container", "strategy", "health", "on_failure", "keep"};
+constexpr std::array<std::string_view, 9> kTopKeys = {"app",        "image",    "hosts",
+                                                      "container",  "strategy", "health",
+                                                      "on_failure", "keep",     "registry_auth"};
+constexpr std::array<std::string_view, 1> kRegistryAuthKeys = {"env"};
 constexpr std::array<std::string_view, 5> kHostKeys = {"name", "engine", "address", "insecure",
                                                        "tls"};
 constexpr std::array<std::string_view, 4> kTlsKeys = {"ca", "cert", "key", "cert_path"};
 constexpr std::array<std::string_view, 6> kContainerKeys = {"ports",   "env",     "labels",
                                                             "command", "restart", "stop_timeout"};
 constexpr std::array<std::string_view, 2> kStrategyKeys = {"type", "batch_size"};
-constexpr std::array<std::string_view, 7> kHealthKeys = {"http",
-                                                         "interval",
-                                                         "timeout",
-                                                         "healthy_threshold",
-                                                         "unhealthy_threshold",
-                                                         "healthy_deadline",
-                                                         "min_healthy_time"};
-constexpr std::array<std::string_view, 3> kHttpKeys = {"port", "path", "expect_status"};
+constexpr std::array<std::string_view, 13> kHealthKeys = {"http",
+                                                          "tcp",
+                                                          "exec",
+                                                          "docker_health",
+                                                          "interval",
+                                                          "timeout",
+                                                          "healthy_threshold",
+                                                          "unhealthy_threshold",
+                                                          "healthy_deadline",
+                                                          "min_healthy_time",
+                                                          "max_failure_ratio",
+                                                          "progress_deadline",
+                                                          "bake"};
+constexpr std::array<std::string_view, 7> kHttpKeys = {
+    "port", "path", "expect_status", "scheme", "body_contains", "max_latency", "tls_skip_verify"};
+constexpr std::array<std::string_view, 1> kTcpKeys = {"port"};
+constexpr std::array<std::string_view, 1> kExecKeys = {"command"};
 
 constexpr std::string_view kReservedLabelPrefix = "rollgate.";
 constexpr const char* kDurationExpected = "a duration like \"500ms\", \"2s\", \"1m\" or \"1m30s\"";
@@ -451,14 +463,37 @@ void read_tls(Validator& v, const std::string& path, const Json& j, Tls& out) {
       }
     }
   }
+  // An empty map means the Docker CLI's default: $DOCKER_CERT_PATH, else ~/.docker.
   bool has_files = find(j, "ca") || find(j, "cert") || find(j, "key");
   bool all_files = find(j, "ca") && find(j, "cert") && find(j, "key");
   bool has_dir = find(j, "cert_path") != nullptr;
-  if ((has_dir && has_files) || (!has_dir && !all_files)) {
+  if ((has_dir && has_files) || (has_files && !all_files)) {
     v.fail(path, j,
            "either all of ca, cert and key, or cert_path alone (a directory holding ca.pem, "
-           "cert.pem, key.pem)");
+           "cert.pem, key.pem), or {} for $DOCKER_CERT_PATH");
   }
+}
+
+// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and "localhost": plain tcp:// there stays on
+// this machine.
+bool is_loopback(const std::string& host) {
+  std::string lower = host;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "localhost" || lower == "localhost.") {
+    return true;
+  }
+  unsigned char v4[4];
+  if (inet_pton(AF_INET, host.c_str(), v4) == 1) {
+    return v4[0] == 127;
+  }
+  unsigned char v6[16];
+  if (inet_pton(AF_INET6, host.c_str(), v6) == 1) {
+    static constexpr unsigned char kLoop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(v6, kLoop, 16) == 0 || (std::memcmp(v6, kMapped, 12) == 0 && v6[12] == 127);
+  }
+  return false;
 }
 
 // `first_use` maps each host name seen so far to its index, to report duplicates.
@@ -519,10 +554,23 @@ void read_host(Validator& v, const std::string& path, const Json& j, size_t inde
     out.address = engine->unix_socket ? "127.0.0.1" : engine->host;
   }
 
+  bool insecure_valid = true;
   if (const Json* i = find(j, "insecure")) {
     if (auto b = v.boolean(key_path(path, "insecure"), *i)) {
       out.insecure = *b;
+    } else {
+      insecure_valid = false;
     }
+  }
+  // Plain TCP carries the Docker API unencrypted and unauthenticated: whoever reaches the port
+  // is root on the host. Only loopback, or a host that says so, may use it.
+  if (engine && !engine->unix_socket && !out.insecure && insecure_valid && !find(j, "tls") &&
+      !is_loopback(engine->host)) {
+    v.add(key_path(path, "engine"),
+          "plain tcp:// to " + quote(engine->host) +
+              " is refused: the Docker API would travel unencrypted and unauthenticated. Add "
+              "tls (ca, cert and key, or cert_path) to this host, or set insecure: true on it "
+              "to accept the risk on a trusted network");
   }
 
   if (const Json* t = find(j, "tls")) {
@@ -534,6 +582,33 @@ void read_host(Validator& v, const std::string& path, const Json& j, size_t inde
                    quote(out.engine));
     }
     out.tls = tls;
+  }
+}
+
+// registry_auth: {env: NAME}. Only the variable's name is in the manifest; its value (the
+// secret) is read when rollgate connects, by docker::load_registry_auth.
+void read_registry_auth(Validator& v, const Json& j, Manifest& m) {
+  if (!v.object("registry_auth", j, kRegistryAuthKeys)) {
+    return;
+  }
+  constexpr const char* kExpected =
+      "the name of an environment variable holding \"user:password\" (letters, digits, '_', "
+      "not starting with a digit)";
+  const Json* e = find(j, "env");
+  if (e == nullptr) {
+    v.missing("registry_auth.env", kExpected);
+    return;
+  }
+  if (auto s = v.string("registry_auth.env", *e, kExpected)) {
+    bool ok = !s->empty() && !std::isdigit(static_cast<unsigned char>(s->front())) &&
+              std::all_of(s->begin(), s->end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+              });
+    if (ok) {
+      m.registry_auth = RegistryAuth{*s};
+    } else {
+      v.fail("registry_auth.env", *e, kExpected);
+    }
   }
 }
 
@@ -736,6 +811,93 @@ void read_http(Validator& v, const Json& j, HttpCheck& out) {
       out.expect_status = {*n};
     }
   }
+  if (const Json* scheme = find(j, "scheme")) {
+    constexpr const char* kExpected = "\"http\" or \"https\"";
+    if (auto s = v.string("health.http.scheme", *scheme, kExpected)) {
+      if (*s == "http" || *s == "https") {
+        out.scheme = *s;
+      } else {
+        v.fail("health.http.scheme", *scheme, kExpected);
+      }
+    }
+  }
+  if (const Json* text = find(j, "body_contains")) {
+    constexpr const char* kExpected = "a non-empty string the response body must contain";
+    if (auto s = v.string("health.http.body_contains", *text, kExpected)) {
+      if (s->empty()) {
+        v.fail("health.http.body_contains", *text, kExpected);
+      } else {
+        out.body_contains = *s;
+      }
+    }
+  }
+  if (const Json* latency = find(j, "max_latency")) {
+    // Checked against health.timeout by read_health, once that is known.
+    if (auto d = v.duration("health.http.max_latency", *latency)) {
+      if (d->count() <= 0) {
+        v.fail("health.http.max_latency", *latency, "a duration greater than 0, e.g. \"500ms\"");
+      } else {
+        out.max_latency = *d;
+      }
+    }
+  }
+  if (const Json* skip = find(j, "tls_skip_verify")) {
+    if (auto b = v.boolean("health.http.tls_skip_verify", *skip)) {
+      // Skipping verification on plain HTTP means nothing; saying so catches a forgotten scheme.
+      if (*b && out.scheme != "https") {
+        v.fail("health.http.tls_skip_verify", *skip,
+               "false or absent unless health.http.scheme is \"https\"");
+      } else {
+        out.tls_skip_verify = *b;
+      }
+    }
+  }
+}
+
+void read_tcp(Validator& v, const Json& j, TcpCheck& out) {
+  if (!v.object("health.tcp", j, kTcpKeys)) {
+    return;
+  }
+  if (const Json* port = find(j, "port")) {
+    if (auto n = v.integer("health.tcp.port", *port, 1, 65535, kPortExpected)) {
+      out.port = static_cast<uint16_t>(*n);
+    }
+  } else {
+    v.missing("health.tcp.port", kPortExpected);
+  }
+}
+
+void read_exec(Validator& v, const Json& j, ExecCheck& out) {
+  if (!v.object("health.exec", j, kExecKeys)) {
+    return;
+  }
+  constexpr const char* kExpected =
+      "a non-empty list of arguments, or one non-empty string (run as /bin/sh -c \"...\")";
+  const Json* cmd = find(j, "command");
+  if (!cmd) {
+    v.missing("health.exec.command", kExpected);
+    return;
+  }
+  if (cmd->is_string()) {
+    // As for container.command: the shell splits a string, so quoting and pipes work.
+    if (cmd->get<std::string>().empty()) {
+      v.fail("health.exec.command", *cmd, kExpected);
+    } else {
+      out.command = {"/bin/sh", "-c", cmd->get<std::string>()};
+    }
+  } else if (cmd->is_array() && !cmd->empty()) {
+    for (size_t i = 0; i < cmd->size(); ++i) {
+      if (auto s = v.text(index_path("health.exec.command", i), (*cmd)[i])) {
+        out.command.push_back(*s);
+      }
+    }
+    // The first argument is the program: an empty one cannot be run.
+    if (!out.command.empty() && out.command.front().empty() && (*cmd)[0].is_string()) {
+      v.fail(index_path("health.exec.command", 0), (*cmd)[0], "a program name or path");
+    }
+  } else {
+    v.fail("health.exec.command", *cmd, kExpected);
+  }
 }
 
 void read_health(Validator& v, const Json& j, Health& out) {
@@ -746,6 +908,21 @@ void read_health(Validator& v, const Json& j, Health& out) {
     HttpCheck check;
     read_http(v, *http, check);
     out.http = check;
+  }
+  if (const Json* tcp = find(j, "tcp")) {
+    TcpCheck check;
+    read_tcp(v, *tcp, check);
+    out.tcp = check;
+  }
+  if (const Json* exec = find(j, "exec")) {
+    ExecCheck check;
+    read_exec(v, *exec, check);
+    out.exec = check;
+  }
+  if (const Json* d = find(j, "docker_health")) {
+    if (auto b = v.boolean("health.docker_health", *d)) {
+      out.docker_health = *b;
+    }
   }
   struct DurationField {
     std::string_view key;
@@ -759,6 +936,7 @@ void read_health(Validator& v, const Json& j, Health& out) {
       {"min_healthy_time", &out.min_healthy_time, false},
   };
   bool deadline_ok = true;
+  bool timeout_ok = true;
   bool min_time_given = false;
   for (const auto& f : durations) {
     const Json* value = find(j, f.key);
@@ -769,11 +947,13 @@ void read_health(Validator& v, const Json& j, Health& out) {
     auto d = v.duration(p, *value);
     if (!d) {
       deadline_ok = deadline_ok && f.key != "healthy_deadline";
+      timeout_ok = timeout_ok && f.key != "timeout";
       continue;
     }
     if (f.positive && d->count() <= 0) {
       v.fail(p, *value, "a duration greater than 0, e.g. \"2s\"");
       deadline_ok = deadline_ok && f.key != "healthy_deadline";
+      timeout_ok = timeout_ok && f.key != "timeout";
       continue;
     }
     *f.target = *d;
@@ -797,6 +977,48 @@ void read_health(Validator& v, const Json& j, Health& out) {
     if (auto n = v.integer("health.unhealthy_threshold", *t, 1, std::numeric_limits<int>::max(),
                            "an integer >= 1")) {
       out.unhealthy_threshold = *n;
+    }
+  }
+  // Each probe gives up at health.timeout, so a max_latency at or past it could never fire.
+  if (out.http && out.http->max_latency && timeout_ok && *out.http->max_latency >= out.timeout) {
+    v.fail("health.http.max_latency", j.at("http").at("max_latency"),
+           "a duration shorter than health.timeout (" + format_duration(out.timeout) + ")");
+    out.http->max_latency.reset();
+  }
+  if (const Json* r = find(j, "max_failure_ratio")) {
+    constexpr const char* kExpected =
+        "a number from 0 to 1: the fraction of hosts that may fail, e.g. 0.25";
+    // YAML floats reach us as their text (resolve_plain_scalar keeps them), JSON ones as numbers.
+    std::optional<double> ratio;
+    if (r->is_number()) {
+      ratio = r->get<double>();
+    } else if (r->is_string()) {
+      const std::string& text = r->get_ref<const std::string&>();
+      double d = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+      if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) {
+        ratio = d;
+      }
+    }
+    // The comparisons are false for NaN, so it is refused too.
+    if (ratio && *ratio >= 0.0 && *ratio <= 1.0) {
+      out.max_failure_ratio = *ratio;
+    } else {
+      v.fail("health.max_failure_ratio", *r, kExpected);
+    }
+  }
+  if (const Json* d = find(j, "progress_deadline")) {
+    if (auto ms = v.duration("health.progress_deadline", *d)) {
+      if (ms->count() <= 0) {
+        v.fail("health.progress_deadline", *d, "a duration greater than 0, e.g. \"10m\"");
+      } else {
+        out.progress_deadline = *ms;
+      }
+    }
+  }
+  if (const Json* d = find(j, "bake")) {
+    if (auto ms = v.duration("health.bake", *d)) {
+      out.bake = *ms;
     }
   }
 }
@@ -869,6 +1091,9 @@ LoadResult validate(const Json& doc) {
     if (auto n = v.integer("keep", *k, 1, std::numeric_limits<int>::max(), "an integer >= 1")) {
       m.keep = *n;
     }
+  }
+  if (const Json* r = find(doc, "registry_auth")) {
+    read_registry_auth(v, *r, m);
   }
 
   if (!v.errors().empty()) {

@@ -23,6 +23,7 @@ struct FakeWorld {
   std::map<std::string, std::string> registry;  // "repo:tag" -> "sha256:..."
   std::set<std::string> crash_digests;          // containers exit 1 right after start
   std::set<std::string> unhealthy_digests;      // containers run but fail their probe
+  std::set<std::string> exec_fail_digests;      // exec in these containers exits 1
   int calls = 0;                                // every Engine call so far, all hosts
   int fail_at = 0;                              // 1-based call number to fail; 0: never
   std::vector<std::string> log;                 // "h1 create web", ...
@@ -272,6 +273,28 @@ class FakeEngine final : public docker::Engine {
     info.state.running = c->status == "running";
     info.state.exit_code = c->exit_code;
     co_return info;
+  }
+
+  // Exit 0 in a running container, 1 when its digest is in exec_fail_digests; a container that
+  // is not running refuses like Docker (409). The output echoes the command.
+  Task<Result<docker::ExecResult>> exec(std::string container, std::vector<std::string> cmd,
+                                        std::chrono::milliseconds) override {
+    if (auto st = enter("exec " + container); !st) {
+      co_return st;
+    }
+    const auto* c = find(container);
+    if (!c) {
+      co_return Status(Code::kNotFound, "No such container: " + container, 404);
+    }
+    if (c->status != "running") {
+      co_return Status(Code::kConflict, "Container " + c->id + " is not running", 409);
+    }
+    std::string output;
+    for (const auto& arg : cmd) {
+      output += (output.empty() ? "" : " ") + arg;
+    }
+    const bool fails = world_.exec_fail_digests.count(c->digest) > 0;
+    co_return docker::ExecResult{fails ? 1 : 0, fails ? "failed: " + output : output};
   }
 
   static std::string digest_of(const std::string& ref) {

@@ -399,6 +399,101 @@ TEST_CASE("classify_round, is_blind and baseline_from", "[tracker][baseline]") {
   }
 }
 
+ContainerStatus docker_health(std::string status, int failing_streak = 0) {
+  ContainerStatus c = running();
+  c.health_status = std::move(status);
+  c.failing_streak = failing_streak;
+  return c;
+}
+
+TEST_CASE("docker_health: how the HEALTHCHECK status classifies a round", "[tracker][docker]") {
+  const ProbeResult pass = http(Outcome::kPass, kOk);
+  struct Row {
+    std::string health;
+    std::vector<ProbeResult> probes;
+    RoundOutcome required;      // require_docker_healthy = true
+    RoundOutcome not_required;  // require_docker_healthy = false
+    Baseline baseline_required;
+  };
+  const std::vector<Row> rows = {
+      {"healthy", {}, RoundOutcome::kPass, RoundOutcome::kPass, Baseline::kHealthy},
+      {"healthy", {pass}, RoundOutcome::kPass, RoundOutcome::kPass, Baseline::kHealthy},
+      {"starting", {}, RoundOutcome::kFail, RoundOutcome::kPass, Baseline::kUnhealthy},
+      {"starting", {pass}, RoundOutcome::kFail, RoundOutcome::kPass, Baseline::kUnhealthy},
+      {"unhealthy", {pass}, RoundOutcome::kFail, RoundOutcome::kPass, Baseline::kUnhealthy},
+      {"", {}, RoundOutcome::kFail, RoundOutcome::kPass, Baseline::kUnhealthy},
+  };
+  for (const auto& r : rows) {
+    DYNAMIC_SECTION("health \"" << r.health << "\" with " << r.probes.size() << " probes") {
+      Observation o = obs(0, docker_health(r.health), r.probes);
+      CHECK(std::string(to_string(classify_round(o, true))) == to_string(r.required));
+      CHECK(std::string(to_string(classify_round(o, false))) == to_string(r.not_required));
+      CHECK(std::string(to_string(classify_round(o))) == to_string(r.not_required));
+      CHECK(std::string(to_string(baseline_from(o, true))) == to_string(r.baseline_required));
+    }
+  }
+  // Without container status the HEALTHCHECK cannot be asked: probes decide as before.
+  CHECK(classify_round(obs(0, std::nullopt, {pass}), true) == RoundOutcome::kPass);
+}
+
+TEST_CASE("docker_health: starting is not yet passing, healthy passes", "[tracker][docker]") {
+  Policy p = policy(/*healthy_threshold=*/2, 3, /*deadline_ms=*/10000);
+  p.require_docker_healthy = true;
+  Tracker t(p, at(0));
+  t.observe(obs(0, docker_health("starting"), {}));
+  CHECK(t.verdict(at(0)) == Verdict::kPending);
+  CHECK(t.reason(at(0)) == "pending: 0/2 passes (last: Docker HEALTHCHECK starting)");
+  t.observe(obs(1000, docker_health("starting"), {}));
+  t.observe(obs(2000, docker_health("healthy"), {}));
+  CHECK(t.verdict(at(2000)) == Verdict::kPending);
+  t.observe(obs(3000, docker_health("healthy"), {}));
+  CHECK(t.verdict(at(3000)) == Verdict::kHealthy);
+  CHECK(t.reason(at(3000)) == "healthy: 2 consecutive passes, container running");
+}
+
+TEST_CASE("docker_health: starting past healthy_deadline fails", "[tracker][docker]") {
+  Policy p = policy(1, 3, /*deadline_ms=*/5000);
+  p.require_docker_healthy = true;
+  Tracker t(p, at(0));
+  for (int s = 0; s <= 4; ++s) {
+    t.observe(obs(s * 1000, docker_health("starting"), {http(Outcome::kPass, kOk)}));
+  }
+  CHECK(t.verdict(at(4999)) == Verdict::kPending);
+  CHECK(t.verdict(at(5000)) == Verdict::kFailing);
+  CHECK(t.reason(at(5000)) ==
+        "was not healthy within healthy_deadline 5s (last probe: Docker HEALTHCHECK starting)");
+  // Without the switch, the same rounds pass on the HTTP probe alone.
+  Tracker plain(policy(1, 3, 5000), at(0));
+  plain.observe(obs(0, docker_health("starting"), {http(Outcome::kPass, kOk)}));
+  CHECK(plain.verdict(at(0)) == Verdict::kHealthy);
+}
+
+TEST_CASE("docker_health: an image without a HEALTHCHECK never passes", "[tracker][docker]") {
+  Policy p = policy(1, 3, /*deadline_ms=*/2000);
+  p.require_docker_healthy = true;
+  Tracker t(p, at(0));
+  t.observe(obs(0, docker_health(""), {}));
+  t.observe(obs(1000, docker_health(""), {}));
+  CHECK(t.verdict(at(1000)) == Verdict::kPending);
+  CHECK(t.verdict(at(2000)) == Verdict::kFailing);
+  CHECK(t.reason(at(2000)) ==
+        "was not healthy within healthy_deadline 2s (last probe: no Docker HEALTHCHECK in the "
+        "image (health.docker_health requires one))");
+}
+
+TEST_CASE("docker_health: healthy then unhealthy fails at once", "[tracker][docker]") {
+  Policy p = policy(1, 3, 10000);
+  p.require_docker_healthy = true;
+  Tracker t(p, at(0));
+  t.observe(obs(0, docker_health("healthy"), {}));
+  CHECK(t.verdict(at(0)) == Verdict::kHealthy);
+  t.observe(obs(1000, docker_health("unhealthy", 3), {}));
+  CHECK(t.verdict(at(1000)) == Verdict::kFailing);
+  CHECK(t.reason(at(1000)) ==
+        "is unhealthy: Docker HEALTHCHECK reports unhealthy (failing streak 3)");
+  CHECK(t.failed_at() == at(1000));
+}
+
 TEST_CASE("format_millis spells durations compactly", "[format]") {
   const std::vector<std::pair<int64_t, std::string>> rows = {
       {0, "0s"},       {1, "1ms"},         {250, "250ms"},    {999, "999ms"},

@@ -98,11 +98,13 @@ TEST_CASE("every validation error names its path and the offending value", "[man
       {"hosts", "hosts:\n  - {name: h1, engine: 'unix://var/run/docker.sock'}\n", "hosts[0].engine",
        "\"unix://var/run/docker.sock\"", "absolute"},
       {"hosts", "hosts:\n  - {name: h1, engine: 2375}\n", "hosts[0].engine", "2375 (integer)", ""},
-      {"hosts", "hosts:\n  - {name: h1, engine: 'tcp://h:1', address: '10.0.0.1:8080'}\n",
+      {"hosts",
+       "hosts:\n  - {name: h1, engine: 'tcp://h:1', insecure: true, address: '10.0.0.1:8080'}\n",
        "hosts[0].address", "\"10.0.0.1:8080\"", "without scheme or port"},
-      {"hosts", "hosts:\n  - {name: h1, engine: 'tcp://h:1', address: ''}\n", "hosts[0].address",
-       "\"\"", ""},
-      {"hosts", "hosts:\n  - {name: h1, engine: 'tcp://h:1', address: 'http://h'}\n",
+      {"hosts", "hosts:\n  - {name: h1, engine: 'tcp://h:1', insecure: true, address: ''}\n",
+       "hosts[0].address", "\"\"", ""},
+      {"hosts",
+       "hosts:\n  - {name: h1, engine: 'tcp://h:1', insecure: true, address: 'http://h'}\n",
        "hosts[0].address", "\"http://h\"", ""},
       {"hosts", "hosts:\n  - {name: h1, engine: 'tcp://h:1', insecure: yes}\n", "hosts[0].insecure",
        "\"yes\" (string)", "true or false"},
@@ -244,8 +246,9 @@ TEST_CASE("an unknown key far from every known key gets no suggestion", "[manife
   REQUIRE(r.errors.size() == 1);
   CHECK_THAT(r.errors[0].message, !Catch::Contains("did you mean"));
   CHECK_THAT(r.errors[0].message,
-             Catch::EndsWith("expected one of: http, interval, timeout, healthy_threshold, "
-                             "unhealthy_threshold, healthy_deadline, min_healthy_time"));
+             Catch::EndsWith("expected one of: http, tcp, exec, docker_health, interval, "
+                             "timeout, healthy_threshold, unhealthy_threshold, healthy_deadline, "
+                             "min_healthy_time, max_failure_ratio, progress_deadline, bake"));
 }
 
 TEST_CASE("all errors are collected, in a stable order", "[manifest]") {
@@ -420,7 +423,8 @@ TEST_CASE("host address defaults to the engine's host, or loopback for unix", "[
       {"unix:///run/docker.sock", "10.1.2.3", "10.1.2.3"},
       {"tcp://10.0.0.11:2375", "fd00::1", "fd00::1"},
   }));
-  std::string host = "hosts:\n  - name: h1\n    engine: '" + engine + "'\n";
+  // insecure: plain tcp:// to a remote engine is refused otherwise (insecure_test.cc).
+  std::string host = "hosts:\n  - name: h1\n    engine: '" + engine + "'\n    insecure: true\n";
   if (!address.empty()) {
     host += "    address: '" + address + "'\n";
   }
