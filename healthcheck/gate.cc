@@ -28,9 +28,8 @@ int severity(Action a) {
 
 // Among rules that give the same action, the lower rank is reported.
 const char* const kRuleOrder[] = {
-    "worse-than-baseline", "progress-deadline", "not-worse-than-baseline",
-    "baseline-unknown",    "unobservable",      "pending",
-    "all-healthy"};
+    "worse-than-baseline", "progress-deadline", "not-worse-than-baseline", "baseline-unknown",
+    "unobservable",        "pending",           "within-failure-budget",   "all-healthy"};
 
 int rank(const std::string& rule) {
   for (int i = 0; i < static_cast<int>(std::size(kRuleOrder)); ++i) {
@@ -60,7 +59,11 @@ struct Judgement {
   std::string clause;  // the host's part of the reason
 };
 
-Judgement judge(const GatePolicy& policy, const HostInput& h, Millis batch_elapsed) {
+bool worse_than_baseline(const HostInput& h) {
+  return h.verdict == Verdict::kFailing && h.baseline == Baseline::kHealthy;
+}
+
+Judgement judge(const GatePolicy& policy, const HostInput& h, Millis batch_elapsed, bool absorbed) {
   const std::string& n = h.host;
   switch (h.verdict) {
     case Verdict::kHealthy:
@@ -68,6 +71,11 @@ Judgement judge(const GatePolicy& policy, const HostInput& h, Millis batch_elaps
     case Verdict::kFailing:
       switch (h.baseline) {
         case Baseline::kHealthy:
+          if (absorbed) {
+            return {Action::kContinue, "within-failure-budget",
+                    n + " is reverted (its new container " + quoted(h) +
+                        "), within the failure budget"};
+          }
           return {
               failure_action(policy), "worse-than-baseline",
               n + "'s new container " + quoted(h) + "; " + n + " was healthy before the rollout"};
@@ -149,14 +157,26 @@ Decision decide(const GatePolicy& policy, const std::vector<HostInput>& hosts,
   judged.reserve(hosts.size());
   d.action = Action::kContinue;
   d.rule = "all-healthy";
+  // The budget takes the batch's worse-than-baseline hosts together or not at all.
+  const int worse =
+      static_cast<int>(std::count_if(hosts.begin(), hosts.end(), worse_than_baseline));
+  const bool absorb = worse > 0 && policy.failures_so_far + worse <= policy.failure_budget;
   for (const auto& h : hosts) {
-    judged.push_back(judge(policy, h, batch_elapsed));
+    judged.push_back(judge(policy, h, batch_elapsed, absorb));
+    if (absorb && worse_than_baseline(h)) {
+      d.revert_hosts.push_back(h.host);
+    }
     const Judgement& j = judged.back();
     if (severity(j.action) > severity(d.action) ||
         (j.action == d.action && rank(j.rule) < rank(d.rule))) {
       d.action = j.action;
       d.rule = j.rule;
     }
+  }
+
+  // A revert only makes sense when the batch moves on; otherwise the budget is left untouched.
+  if (d.action != Action::kContinue) {
+    d.revert_hosts.clear();
   }
 
   // Which hosts the reason names: for a pause or rollback, every host with a problem (most
@@ -176,6 +196,22 @@ Decision decide(const GatePolicy& policy, const std::vector<HostInput>& hosts,
   if (d.action == Action::kContinue) {
     if (hosts.empty()) {
       d.reason += "no hosts in this batch";
+      return d;
+    }
+    if (!d.revert_hosts.empty()) {
+      d.rule = "within-failure-budget";
+      std::vector<std::string> healthy;
+      for (const auto& j : judged) {
+        if (j.rule == "within-failure-budget") {
+          d.reason +=
+              j.clause + " (" +
+              std::to_string(policy.failures_so_far + static_cast<int>(d.revert_hosts.size())) +
+              " of " + std::to_string(policy.failure_budget) + " allowed); ";
+        } else {
+          healthy.push_back(j.clause);
+        }
+      }
+      d.reason += healthy.empty() ? "no other host in the batch" : "every other host is healthy";
       return d;
     }
     d.reason += "every host of the batch is healthy (";

@@ -12,6 +12,11 @@
 //                                               progress_deadline: then on_failure
 //   (new Failing, baseline Unknown          -> pause, rule "baseline-unknown": rollgate cannot
 //                                               tell whether the new version is worse)
+//   new Failing, baseline Healthy, within   -> that host is reverted and counts against the
+//     the failure budget                       budget (rule "within-failure-budget"); the batch
+//                                               continues when every other host is healthy
+// The budget absorbs a batch's worse-than-baseline hosts only all together: if they do not all
+// fit, none is absorbed and on_failure applies.
 // Precedence when hosts disagree: rollback > pause > wait > continue. Continue only when every
 // host of the batch is Healthy (an empty batch continues). When several rules give the same
 // action, the rule reported is the first of: worse-than-baseline, progress-deadline,
@@ -31,7 +36,13 @@ enum class FailureAction { kRollback, kPause };
 
 struct GatePolicy {
   FailureAction on_failure = FailureAction::kRollback;
-  std::optional<Millis> progress_deadline;  // since the batch started; nullopt: none
+  std::optional<Millis> progress_deadline;  // measured by the caller's `elapsed`; nullopt: none
+  // The failure budget (max_failure_ratio x hosts of the rollout, rounded down): how many hosts
+  // may fail worse-than-baseline over the whole rollout without triggering on_failure. Those
+  // hosts are listed in Decision::revert_hosts and the batch continues once every other host is
+  // healthy. `failures_so_far` counts hosts already absorbed by earlier batches.
+  int failure_budget = 0;
+  int failures_so_far = 0;
 };
 
 struct HostInput {
@@ -52,14 +63,17 @@ struct Decision {
   // leading "<verdict>: " (e.g. "unknown: ") removed.
   std::string reason;
   std::vector<HostInput> hosts;  // the inputs, for the event
+  // Hosts whose failure the budget absorbed (rule "within-failure-budget"): the caller puts
+  // them back on their previous container and counts them against the budget.
+  std::vector<std::string> revert_hosts;
 };
 
 // "continue", "wait", "pause", "rollback".
 const char* to_string(Decision::Action a);
 const char* to_string(FailureAction a);
 
-// batch_elapsed: time since the batch in flight started (progress_deadline is measured from
-// there; batch_elapsed >= progress_deadline counts as past it). Pure.
+// elapsed: the time progress_deadline is measured against (the controller passes the time since
+// the rollout started; elapsed >= progress_deadline counts as past it). Pure.
 Decision decide(const GatePolicy& policy, const std::vector<HostInput>& hosts,
                 Millis batch_elapsed);
 

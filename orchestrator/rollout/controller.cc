@@ -12,6 +12,7 @@
 #include "healthcheck/tracker.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/docker/image_ref.h"
+#include "orchestrator/journal/records.h"
 #include "orchestrator/rollout/async.h"
 
 namespace orch::rollout {
@@ -82,6 +83,7 @@ struct Controller::HostRun {
   TimePoint gate_started{};
   std::optional<health::Tracker> tracker;
   health::Verdict verdict = health::Verdict::kPending;
+  bool reverted = false;  // put back on its previous container (budget, interrupt, rollback)
 
   bool touched() const { return stopped_old || renamed_old || !new_id.empty(); }
 };
@@ -92,32 +94,14 @@ struct Controller::Preflight {
 
 Controller::Controller(const manifest::Manifest& manifest, std::vector<HostBinding> hosts,
                        std::vector<std::unique_ptr<health::Probe>> probes, Clock& clock,
-                       EventSink& events)
+                       EventSink& events, Control* control, journal::Journal* journal)
     : manifest_(manifest),
       hosts_(std::move(hosts)),
       probes_(std::move(probes)),
       clock_(clock),
-      events_(events) {}
-
-health::Policy to_policy(const manifest::Health& h) {
-  health::Policy p;
-  p.interval = h.interval;
-  p.timeout = h.timeout;
-  p.healthy_threshold = h.healthy_threshold;
-  p.unhealthy_threshold = h.unhealthy_threshold;
-  p.healthy_deadline = h.healthy_deadline;
-  p.min_healthy_time = h.min_healthy_time;
-  return p;
-}
-
-std::vector<std::unique_ptr<health::Probe>> make_probes(const manifest::Health& h) {
-  std::vector<std::unique_ptr<health::Probe>> probes;
-  if (h.http) {
-    probes.push_back(health::make_http_probe(
-        health::HttpProbeConfig{h.http->port, h.http->path, h.http->expect_status, h.timeout}));
-  }
-  return probes;
-}
+      events_(events),
+      journal_(journal),
+      control_(control ? control : &no_control_) {}
 
 void Controller::emit(std::string type, std::string host, std::string message, json data) {
   events_.emit(Event{std::move(type), std::move(host), std::move(message), std::move(data)});
@@ -331,7 +315,7 @@ Task<std::vector<health::Baseline>> Controller::measure_baseline(const Plan& pla
     }
     auto results = co_await gather(std::move(obs));
     for (size_t k = 0; k < index.size(); ++k) {
-      auto b = health::baseline_from(results[k]);
+      auto b = health::baseline_from(results[k], manifest_.health.docker_health);
       // A second look can only improve the verdict (the app answered once), never worsen it.
       if (round == 0 || b == health::Baseline::kHealthy) {
         out[index[k]] = b;
@@ -361,6 +345,14 @@ Task<std::vector<health::Baseline>> Controller::measure_baseline(const Plan& pla
 Task<Status> Controller::swap_host(HostRun& run) {
   auto* engine = run.host->engine;
   for (const auto& a : run.plan.actions) {
+    if (a.type != Action::Type::kGate) {
+      // Write-ahead: no engine call without its intent on disk.
+      auto written =
+          record_intent(run.plan.host, describe(a), action_name(a.type), a.container, a.new_name);
+      if (!written) {
+        co_return written.with_context("journal");
+      }
+    }
     Status st;
     switch (a.type) {
       case Action::Type::kStop:
@@ -391,6 +383,8 @@ Task<Status> Controller::swap_host(HostRun& run) {
         st = co_await engine->remove_container(a.container, true);
         break;
     }
+    record_outcome(run.plan.host, describe(a), st,
+                   a.type == Action::Type::kCreate ? run.new_id : std::string());
     emit("step", run.plan.host, (st ? "ok    " : "FAIL  ") + describe(a),
          {{"call", describe(a)}, {"ok", st.is_ok()}, {"error", st ? "" : st.message()}});
     if (!st) {
@@ -398,6 +392,59 @@ Task<Status> Controller::swap_host(HostRun& run) {
     }
   }
   co_return Status::ok();
+}
+
+const char* Controller::action_name(Action::Type t) {
+  switch (t) {
+    case Action::Type::kStop:
+      return "stop";
+    case Action::Type::kRename:
+      return "rename";
+    case Action::Type::kCreate:
+      return "create";
+    case Action::Type::kStart:
+      return "start";
+    case Action::Type::kGate:
+      return "gate";
+    case Action::Type::kRemove:
+      return "remove";
+  }
+  return "?";
+}
+
+Status Controller::record_intent(const std::string& host, const std::string& call,
+                                 const std::string& action, const std::string& container,
+                                 const std::string& new_name) {
+  if (!journal_) {
+    return Status::ok();
+  }
+  return journal_->append(journal::IntentRecord{options_.rollout_id, clock_.wall_now(), host, call,
+                                                action, container, new_name});
+}
+
+void Controller::record_outcome(const std::string& host, const std::string& call, const Status& st,
+                                const std::string& container_id) {
+  if (!journal_) {
+    return;
+  }
+  // An outcome that cannot be written is recovered on resume from the engines' labels, which
+  // are the truth; the intent before it already says what was attempted.
+  auto written =
+      journal_->append(journal::OutcomeRecord{options_.rollout_id, clock_.wall_now(), host, call,
+                                              st.is_ok(), st ? "" : st.to_string(), container_id});
+  if (!written) {
+    emit("journal", host, "could not journal an outcome: " + written.message(), {{"ok", false}});
+  }
+}
+
+void Controller::record(const std::function<Status(journal::Journal&)>& write) {
+  if (!journal_) {
+    return;
+  }
+  auto written = write(*journal_);
+  if (!written) {
+    emit("journal", "", "could not write the journal: " + written.message(), {{"ok", false}});
+  }
 }
 
 namespace {
@@ -459,17 +506,96 @@ Task<Status> Controller::revert_host(HostRun& run) {
   co_return Status::ok();
 }
 
-Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, std::string what) {
+Task<Command> Controller::hold(std::string where) {
+  emit("control", "",
+       fmt::format("paused by an operator {}; waiting for `rollgate resume` or `rollgate "
+                   "rollback`",
+                   where),
+       {{"command", "pause"}});
+  for (;;) {
+    co_await clock_.sleep_for(manifest_.health.interval);
+    Command c = control_->poll();
+    if (c == Command::kResume) {
+      emit("control", "", "resumed by an operator", {{"command", "resume"}});
+      co_return c;
+    }
+    if (c == Command::kRollback || c == Command::kStop) {
+      co_return c;
+    }
+  }
+}
+
+namespace {
+
+health::Decision operator_decision(Command c) {
+  health::Decision d;
+  switch (c) {
+    case Command::kRollback:
+      d.action = health::Decision::Action::kRollback;
+      d.rule = "operator-rollback";
+      d.reason = "rolled back: an operator asked for it (rollgate rollback)";
+      break;
+    case Command::kStop:
+      d.action = health::Decision::Action::kPause;
+      d.rule = "interrupted";
+      d.reason = "paused: interrupted by a signal";
+      break;
+    default:
+      d.action = health::Decision::Action::kContinue;
+      d.rule = "operator-promote";
+      d.reason = "continuing: an operator promoted the rollout (rollgate promote), ending the bake";
+      break;
+  }
+  return d;
+}
+
+}  // namespace
+
+Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, GateSpec spec) {
   const auto policy = to_policy(manifest_.health);
-  const health::GatePolicy gate_policy{manifest_.on_failure == manifest::OnFailure::kRollback
-                                           ? health::FailureAction::kRollback
-                                           : health::FailureAction::kPause,
-                                       std::nullopt};
-  const TimePoint batch_start = clock_.now();
-  for (auto* r : runs) {
-    r->tracker.emplace(policy, r->gate_started);
+  health::GatePolicy gate_policy;
+  gate_policy.on_failure = manifest_.on_failure == manifest::OnFailure::kRollback
+                               ? health::FailureAction::kRollback
+                               : health::FailureAction::kPause;
+  if (spec.progress) {
+    gate_policy.progress_deadline = options_.progress_deadline;
+  }
+  if (spec.budget) {
+    gate_policy.failure_budget = failure_budget_;
+    gate_policy.failures_so_far = failures_so_far_;
+  }
+  const TimePoint gate_start = clock_.now();
+  if (spec.fresh) {
+    for (auto* r : runs) {
+      r->tracker.emplace(policy, r->gate_started);
+    }
   }
   for (;;) {
+    if (spec.controllable) {
+      Command c = control_->poll();
+      if (c == Command::kPause) {
+        c = co_await hold("at the " + spec.what + " gate");
+      }
+      if (c == Command::kRollback || c == Command::kStop ||
+          (c == Command::kPromote && spec.bake.count() > 0)) {
+        auto d = operator_decision(c);
+        record([&](journal::Journal& j) {
+          return j.append(journal::DecisionRecord{options_.rollout_id,
+                                                  clock_.wall_now(),
+                                                  health::to_string(d.action),
+                                                  d.rule,
+                                                  d.reason,
+                                                  {}});
+        });
+        emit("decision", "", fmt::format("decision: {} ({})", d.reason, d.rule),
+             {{"action", health::to_string(d.action)},
+              {"rule", d.rule},
+              {"reason", d.reason},
+              {"gate", spec.what},
+              {"hosts", json::array()}});
+        co_return d;
+      }
+    }
     std::vector<Task<health::Observation>> obs;
     for (auto* r : runs) {
       obs.push_back(observe(*r->host, r->gating));
@@ -484,20 +610,26 @@ Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, std::string 
       json data = observation_json(results[i]);
       data["verdict"] = health::to_string(verdict);
       emit("probe", r.plan.host,
-           fmt::format("{} {}: {}", what, health::to_string(verdict), r.tracker->reason(now)),
+           fmt::format("{} {}: {}", spec.what, health::to_string(verdict), r.tracker->reason(now)),
            std::move(data));
       if (verdict != r.verdict && verdict != health::Verdict::kPending) {
         emit("health", r.plan.host,
-             fmt::format("{} is {}: {}", what, health::to_string(verdict), r.tracker->reason(now)),
+             fmt::format("{} is {}: {}", spec.what, health::to_string(verdict),
+                         r.tracker->reason(now)),
              {{"verdict", health::to_string(verdict)}});
       }
       r.verdict = verdict;
       inputs.push_back(health::HostInput{r.plan.host, r.baseline, verdict, r.tracker->reason(now)});
     }
+    // progress_deadline bounds the time without progress: it runs from the start of this
+    // gate, i.e. since the previous batch was accepted.
     auto decision =
         health::decide(gate_policy, inputs,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(now - batch_start));
-    if (decision.action != health::Decision::Action::kWait) {
+                       std::chrono::duration_cast<std::chrono::milliseconds>(now - gate_start));
+    // During a bake, a healthy fleet keeps being watched until the bake is over.
+    const bool baking = decision.action == health::Decision::Action::kContinue &&
+                        spec.bake.count() > 0 && now - gate_start < spec.bake;
+    if (decision.action != health::Decision::Action::kWait && !baking) {
       json hosts = json::array();
       for (size_t i = 0; i < runs.size(); ++i) {
         json h = observation_json(results[i]);
@@ -507,16 +639,133 @@ Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, std::string 
         h["reason"] = inputs[i].reason;
         hosts.push_back(std::move(h));
       }
+      std::map<std::string, std::string> verdicts;
+      for (const auto& in : inputs) {
+        verdicts[in.host] = health::to_string(in.verdict);
+      }
+      record([&](journal::Journal& j) {
+        return j.append(journal::DecisionRecord{options_.rollout_id, clock_.wall_now(),
+                                                health::to_string(decision.action), decision.rule,
+                                                decision.reason, verdicts});
+      });
       emit("decision", "", fmt::format("decision: {} ({})", decision.reason, decision.rule),
            {{"action", health::to_string(decision.action)},
             {"rule", decision.rule},
             {"reason", decision.reason},
-            {"gate", what},
+            {"gate", spec.what},
+            {"revert_hosts", decision.revert_hosts},
             {"hosts", std::move(hosts)}});
       co_return decision;
     }
     co_await clock_.sleep_for(policy.interval);
   }
+}
+
+// Puts one host back exactly as it was before this rollout touched it: the new container is
+// stopped and kept as <app>-r<rev>-failed, the previous one gets its name back and is started.
+// Each step is retried; the host's flags say which steps are still to undo.
+Task<Status> Controller::restore_host(HostRun* r) {
+  auto* engine = r->host->engine;
+  const auto pause = manifest_.health.interval;
+  const std::string failed_name = fmt::format("{}-r{}-failed", manifest_.app, plan_revision_);
+  if (!r->new_id.empty()) {
+    const std::string call = "restore: stop " + r->new_id + ", rename it " + failed_name;
+    (void)record_intent(r->plan.host, call, "retire", r->new_id, failed_name);
+    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+      co_return co_await engine->stop_container(r->new_id, std::nullopt);
+    });
+    if (st) {
+      st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+        auto renamed = co_await engine->rename_container(r->new_id, failed_name);
+        // A retry after a rename that took effect but whose answer was lost.
+        if (!renamed) {
+          auto info = co_await engine->inspect_container(r->new_id);
+          if (info && info->name == failed_name) {
+            co_return Status::ok();
+          }
+        }
+        co_return renamed;
+      });
+    }
+    record_outcome(r->plan.host, call, st);
+    emit("step", r->plan.host,
+         st ? "ok    stopped the new container and kept it as " + failed_name
+            : "FAIL  stop/rename the new container: " + st.message(),
+         {{"call", "restore: retire new container"}, {"ok", st.is_ok()}});
+    if (!st) {
+      co_return st;
+    }
+    r->new_id.clear();
+    r->started_new = false;
+  }
+  if (r->renamed_old) {
+    const std::string call = "restore: rename " + r->plan.previous_name + " to " + manifest_.app;
+    (void)record_intent(r->plan.host, call, "rename", r->plan.current->id, manifest_.app);
+    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+      co_return co_await engine->rename_container(r->plan.current->id, manifest_.app);
+    });
+    record_outcome(r->plan.host, call, st);
+    emit("step", r->plan.host,
+         (st ? "ok    " : "FAIL  ") +
+             fmt::format("rename {} back to {}", r->plan.previous_name, manifest_.app),
+         {{"call", "restore: rename previous"}, {"ok", st.is_ok()}});
+    if (!st) {
+      co_return st;
+    }
+    r->renamed_old = false;
+  }
+  if (r->stopped_old) {
+    const std::string call = "restore: start " + manifest_.app;
+    (void)record_intent(r->plan.host, call, "start", r->plan.current->id, "");
+    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+      co_return co_await engine->start_container(r->plan.current->id);
+    });
+    record_outcome(r->plan.host, call, st);
+    emit("step", r->plan.host,
+         (st ? "ok    " : "FAIL  ") +
+             fmt::format("start {} (revision {})", manifest_.app, r->plan.current->revision),
+         {{"call", "restore: start previous"}, {"ok", st.is_ok()}});
+    if (!st) {
+      co_return st;
+    }
+    r->stopped_old = false;
+  }
+  r->reverted = true;
+  co_return Status::ok();
+}
+
+// Restores the given hosts concurrently, then gates the previous containers of those whose
+// baseline was healthy. Returns the problems, empty when every host is back and healthy.
+Task<std::vector<std::string>> Controller::restore(std::vector<HostRun*> runs) {
+  std::vector<Task<Status>> undo;
+  for (auto* r : runs) {
+    undo.push_back(restore_host(r));
+  }
+  auto results = co_await gather(std::move(undo));
+  std::vector<std::string> problems;
+  std::vector<HostRun*> verify;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!results[i]) {
+      problems.push_back(runs[i]->plan.host + ": " + results[i].message());
+    } else if (runs[i]->plan.current && runs[i]->baseline == health::Baseline::kHealthy) {
+      runs[i]->gating = runs[i]->plan.current->id;
+      runs[i]->gate_started = clock_.now();
+      runs[i]->verdict = health::Verdict::kPending;
+      verify.push_back(runs[i]);
+    }
+  }
+  if (!verify.empty()) {
+    GateSpec spec;
+    spec.what = "previous container";
+    spec.progress = false;
+    spec.budget = false;
+    spec.controllable = false;
+    auto check = co_await gate(verify, spec);
+    if (check.action != health::Decision::Action::kContinue) {
+      problems.push_back("the previous revision is not healthy again: " + check.reason);
+    }
+  }
+  co_return problems;
 }
 
 // Puts touched hosts back on their previous container, then gates those containers again.
@@ -526,99 +775,28 @@ Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, std::string 
 Task<Outcome> Controller::roll_back(std::vector<HostRun*> touched, std::string why) {
   emit("rollback", "", "rolling back every touched host to its previous container",
        {{"reason", why}});
-  const auto pause = manifest_.health.interval;
-  std::vector<HostRun*> restored;
+  std::vector<HostRun*> undo;
   std::vector<std::string> kept_new;
-  std::vector<std::string> errors;
-  std::vector<Task<Status>> undo;
-  std::vector<HostRun*> undoing;
   for (auto* r : touched) {
+    if (r->reverted) {
+      continue;
+    }
     if (r->verdict == health::Verdict::kHealthy && r->baseline != health::Baseline::kHealthy) {
       kept_new.push_back(r->plan.host);
       continue;
     }
-    undoing.push_back(r);
-    undo.push_back(
-        [](Controller* self, HostRun* r, std::chrono::milliseconds pause) -> Task<Status> {
-          auto* engine = r->host->engine;
-          const auto& app = self->manifest_.app;
-          if (!r->new_id.empty()) {
-            auto st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
-              co_return co_await engine->stop_container(r->new_id, std::nullopt);
-            });
-            if (st) {
-              st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
-                co_return co_await engine->rename_container(
-                    r->new_id, fmt::format("{}-r{}-failed", app, self->plan_revision_));
-              });
-            }
-            self->emit("step", r->plan.host,
-                       st ? "ok    stopped the new container and kept it as " +
-                                fmt::format("{}-r{}-failed", app, self->plan_revision_)
-                          : "FAIL  stop/rename the new container: " + st.message(),
-                       {{"call", "rollback: retire new container"}, {"ok", st.is_ok()}});
-            if (!st) {
-              co_return st;
-            }
-          }
-          if (r->renamed_old) {
-            auto st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
-              co_return co_await engine->rename_container(r->plan.current->id, app);
-            });
-            self->emit("step", r->plan.host,
-                       (st ? "ok    " : "FAIL  ") +
-                           fmt::format("rename {} back to {}", r->plan.previous_name, app),
-                       {{"call", "rollback: rename previous"}, {"ok", st.is_ok()}});
-            if (!st) {
-              co_return st;
-            }
-            r->renamed_old = false;
-          }
-          if (r->stopped_old) {
-            auto st = co_await with_retries(self->clock_, pause, [&]() -> Task<Status> {
-              co_return co_await engine->start_container(r->plan.current->id);
-            });
-            self->emit("step", r->plan.host,
-                       (st ? "ok    " : "FAIL  ") +
-                           fmt::format("start {} (revision {})", app, r->plan.current->revision),
-                       {{"call", "rollback: start previous"}, {"ok", st.is_ok()}});
-            if (!st) {
-              co_return st;
-            }
-            r->stopped_old = false;
-          }
-          co_return Status::ok();
-        }(this, r, pause));
+    undo.push_back(r);
   }
-  auto results = co_await gather(std::move(undo));
-  for (size_t i = 0; i < undoing.size(); ++i) {
-    if (!results[i]) {
-      errors.push_back(undoing[i]->plan.host + ": " + results[i].message());
-    } else if (undoing[i]->plan.current && undoing[i]->baseline == health::Baseline::kHealthy) {
-      undoing[i]->gating = undoing[i]->plan.current->id;
-      undoing[i]->gate_started = clock_.now();
-      undoing[i]->verdict = health::Verdict::kPending;
-      restored.push_back(undoing[i]);
-    }
-  }
-  if (!errors.empty()) {
+  auto problems = co_await restore(undo);
+  if (!problems.empty()) {
     co_return Outcome{ExitCode::kInternal,
-                      fmt::format("rollback incomplete: {} (rolled back because {})",
-                                  fmt::join(errors, "; "), why)};
+                      fmt::format("rollback incomplete: {} (rolling back because {})",
+                                  fmt::join(problems, "; "), why)};
   }
   std::string note;
   if (!kept_new.empty()) {
     note = fmt::format("; {} stayed on revision {} (healthy now, unhealthy before the rollout)",
                        fmt::join(kept_new, ", "), plan_revision_);
-  }
-  if (!restored.empty()) {
-    auto check = co_await gate(restored, "previous container");
-    if (check.action != health::Decision::Action::kContinue) {
-      co_return Outcome{ExitCode::kInternal,
-                        fmt::format("rolled back, but the previous revision is not healthy "
-                                    "again: {} (rolled back because {})",
-                                    check.reason, why)};
-    }
   }
   co_return Outcome{ExitCode::kRolledBack, why + note};
 }
@@ -658,7 +836,35 @@ Task<void> Controller::prune(const Plan& plan) {
   }
 }
 
+Outcome Controller::finish(Outcome out) {
+  journal::EndResult result = journal::EndResult::kFailed;
+  switch (out.code) {
+    case ExitCode::kDone:
+      result = journal::EndResult::kDone;
+      break;
+    case ExitCode::kRolledBack:
+      result = journal::EndResult::kRolledBack;
+      break;
+    case ExitCode::kPaused:
+      result = journal::EndResult::kPaused;
+      break;
+    case ExitCode::kPreflight:
+    case ExitCode::kBadInput:
+      result = journal::EndResult::kPreflightFailed;
+      break;
+    default:
+      break;
+  }
+  record([&](journal::Journal& j) {
+    return j.append(journal::EndRecord{options_.rollout_id, clock_.wall_now(), result,
+                                       static_cast<int>(out.code), out.summary});
+  });
+  emit("rollout", "", out.summary, {{"phase", "done"}, {"exit_code", static_cast<int>(out.code)}});
+  return out;
+}
+
 Task<Outcome> Controller::apply(ApplyOptions options) {
+  options_ = options;
   pull_concurrency_ = std::max<size_t>(1, options.pull_concurrency);
   emit("rollout", "",
        fmt::format("rollout {} of {}: {} to {} host(s)", options.rollout_id, manifest_.app,
@@ -669,9 +875,8 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
   if (!pf) {
     auto code =
         pf.status().code() == Code::kInvalidArgument ? ExitCode::kBadInput : ExitCode::kPreflight;
-    std::string summary = "pre-flight failed, nothing was changed: " + pf.status().message();
-    emit("rollout", "", summary, {{"phase", "done"}, {"exit_code", static_cast<int>(code)}});
-    co_return Outcome{code, summary};
+    co_return finish(
+        Outcome{code, "pre-flight failed, nothing was changed: " + pf.status().message()});
   }
   Plan& plan = pf->plan;
   plan_revision_ = plan.revision;
@@ -684,18 +889,55 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
     std::string summary =
         fmt::format("nothing to do: every host already runs {} ({}); no container was recreated",
                     plan.pinned, plan.image);
-    emit("rollout", "", summary, {{"phase", "done"}, {"exit_code", 0}, {"noop", true}});
-    co_return Outcome{ExitCode::kDone, summary};
+    co_return finish(Outcome{ExitCode::kDone, summary});
   }
+  size_t changing = 0;
+  for (const auto& b : plan.batches) {
+    changing += b.hosts.size();
+  }
+  // max_failure_ratio of the hosts this rollout changes, rounded down: 0.34 of 3 hosts is 1.
+  failure_budget_ =
+      static_cast<int>(options.max_failure_ratio * static_cast<double>(changing) + 1e-9);
+  failures_so_far_ = 0;
   emit("plan", "",
        fmt::format("revision {}: {} batch(es), {} host(s) to change, {} unchanged", plan.revision,
-                   plan.batches.size(),
-                   std::accumulate(plan.batches.begin(), plan.batches.end(), size_t{0},
-                                   [](size_t n, const Batch& b) { return n + b.hosts.size(); }),
-                   plan.unchanged.size()),
-       {{"revision", plan.revision}, {"digest", plan.digest}, {"batches", plan.batches.size()}});
+                   plan.batches.size(), changing, plan.unchanged.size()),
+       {{"revision", plan.revision},
+        {"digest", plan.digest},
+        {"batches", plan.batches.size()},
+        {"failure_budget", failure_budget_}});
 
+  record([&](journal::Journal& j) {
+    journal::StartRecord start{options_.rollout_id, clock_.wall_now(), manifest_.app, plan.image,
+                               plan.digest,         plan.pinned,       plan.revision};
+    for (const auto& h : hosts_) {
+      start.hosts.push_back(h.name);
+    }
+    start.manifest_path = options_.manifest_path;
+    for (const auto& b : plan.batches) {
+      start.batches.emplace_back();
+      for (const auto& hp : b.hosts) {
+        start.batches.back().push_back(hp.host);
+      }
+    }
+    for (const auto& hp : plan.unchanged) {
+      start.unchanged.push_back(hp.host);
+    }
+    return j.append(start);
+  });
   auto baselines = co_await measure_baseline(plan);
+  {
+    size_t k = 0;
+    for (const auto& b : plan.batches) {
+      for (const auto& hp : b.hosts) {
+        const auto verdict = health::to_string(baselines[k++]);
+        record([&](journal::Journal& j) {
+          return j.append(
+              journal::BaselineRecord{options_.rollout_id, clock_.wall_now(), hp.host, verdict});
+        });
+      }
+    }
+  }
   std::vector<std::unique_ptr<HostRun>> runs;
   {
     size_t k = 0;
@@ -713,6 +955,22 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
   std::vector<HostRun*> touched;
   size_t next = 0;
   for (const auto& b : plan.batches) {
+    // Between batches is a safe point: nothing is in flight.
+    Command c = control_->poll();
+    if (c == Command::kPause) {
+      c = co_await hold(fmt::format("before batch {}", b.index));
+    }
+    if (c == Command::kStop) {
+      co_return finish(Outcome{
+          ExitCode::kPaused,
+          fmt::format("interrupted before batch {}: {} host(s) already run revision {}, the "
+                      "rest are untouched; run apply again to continue",
+                      b.index, touched.size(), plan.revision)});
+    }
+    if (c == Command::kRollback) {
+      co_return finish(co_await roll_back(touched, "an operator asked for it (rollgate rollback)"));
+    }
+
     std::vector<HostRun*> batch;
     std::vector<std::string> names;
     for (size_t i = 0; i < b.hosts.size(); ++i) {
@@ -753,43 +1011,108 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
           revert_errors.push_back(batch[i]->plan.host + ": " + reverted[i].message());
         }
       }
-      Outcome out =
+      co_return finish(
           revert_errors.empty()
-              ? Outcome{ExitCode::kPaused, fmt::format("paused: {}; batch {} was reverted. Fix the "
-                                                       "engine, then run apply again",
-                                                       why, b.index)}
+              ? Outcome{ExitCode::kPaused,
+                        fmt::format("paused: {}; batch {} was reverted. Fix the engine, then run "
+                                    "apply again",
+                                    why, b.index)}
               : Outcome{ExitCode::kInternal,
-                        fmt::format("{}; revert failed: {}", why, fmt::join(revert_errors, "; "))};
-      emit("rollout", "", out.summary,
-           {{"phase", "done"}, {"exit_code", static_cast<int>(out.code)}});
-      co_return out;
+                        fmt::format("{}; revert failed: {}", why, fmt::join(revert_errors, "; "))});
     }
 
-    auto decision = co_await gate(batch, "new container");
+    GateSpec spec;
+    spec.what = "new container";
+    auto decision = co_await gate(batch, spec);
     if (decision.action == health::Decision::Action::kContinue) {
+      if (!decision.revert_hosts.empty()) {
+        std::vector<HostRun*> absorbed;
+        for (auto* r : batch) {
+          if (std::find(decision.revert_hosts.begin(), decision.revert_hosts.end(), r->plan.host) !=
+              decision.revert_hosts.end()) {
+            absorbed.push_back(r);
+          }
+        }
+        failures_so_far_ += static_cast<int>(absorbed.size());
+        auto problems = co_await restore(absorbed);
+        if (!problems.empty()) {
+          co_return finish(
+              Outcome{ExitCode::kInternal,
+                      fmt::format("could not revert a host within the failure budget: {}",
+                                  fmt::join(problems, "; "))});
+        }
+      }
+      record([&](journal::Journal& j) {
+        return j.append(journal::BatchDoneRecord{options_.rollout_id, clock_.wall_now(), b.index});
+      });
       continue;
     }
-    Outcome out;
-    if (decision.action == health::Decision::Action::kRollback) {
-      out = co_await roll_back(touched, decision.reason);
-    } else {
-      out = Outcome{ExitCode::kPaused, decision.reason +
-                                           ". The fleet is left as it is: fix and apply again, or "
-                                           "roll back"};
+    if (decision.rule == "interrupted") {
+      // A signal: the batch in flight has not passed its gate, so it goes back to where it was.
+      auto problems = co_await restore(batch);
+      co_return finish(
+          problems.empty()
+              ? Outcome{ExitCode::kPaused,
+                        fmt::format("interrupted: batch {} was reverted; the fleet is consistent "
+                                    "({} host(s) on revision {}). Run apply again to continue",
+                                    b.index, touched.size() - batch.size(), plan.revision)}
+              : Outcome{ExitCode::kInternal, fmt::format("interrupted, and reverting batch {} "
+                                                         "failed: {}",
+                                                         b.index, fmt::join(problems, "; "))});
     }
-    emit("rollout", "", out.summary,
-         {{"phase", "done"}, {"exit_code", static_cast<int>(out.code)}});
-    co_return out;
+    if (decision.action == health::Decision::Action::kRollback) {
+      co_return finish(co_await roll_back(touched, decision.reason));
+    }
+    co_return finish(Outcome{ExitCode::kPaused, decision.reason +
+                                                    ". The fleet is left as it is: fix and apply "
+                                                    "again, or roll back"});
+  }
+
+  if (options.bake.count() > 0) {
+    std::vector<HostRun*> live;
+    for (auto* r : touched) {
+      if (!r->reverted) {
+        live.push_back(r);
+      }
+    }
+    emit("bake", "",
+         fmt::format("baking: watching {} host(s) for {} before declaring success", live.size(),
+                     format_duration(options.bake)),
+         {{"bake_ms", options.bake.count()}});
+    GateSpec spec;
+    spec.what = "bake";
+    spec.fresh = false;
+    spec.budget = false;
+    spec.progress = false;
+    spec.bake = options.bake;
+    auto decision = co_await gate(live, spec);
+    if (decision.rule == "interrupted") {
+      co_return finish(
+          Outcome{ExitCode::kPaused,
+                  fmt::format("interrupted during the bake: every host runs revision {}, not yet "
+                              "declared good; run apply again to re-check, or roll back",
+                              plan.revision)});
+    }
+    if (decision.action == health::Decision::Action::kRollback) {
+      co_return finish(co_await roll_back(touched, decision.reason + " (during the bake)"));
+    }
+    if (decision.action == health::Decision::Action::kPause) {
+      co_return finish(Outcome{ExitCode::kPaused, decision.reason + " (during the bake)"});
+    }
   }
 
   co_await prune(plan);
-  Outcome out{
+  co_return finish(Outcome{
       ExitCode::kDone,
       fmt::format(
-          "done: {} host(s) run revision {} ({}){}", touched.size(), plan.revision, plan.pinned,
-          plan.unchanged.empty() ? "" : fmt::format(", {} already did", plan.unchanged.size()))};
-  emit("rollout", "", out.summary, {{"phase", "done"}, {"exit_code", 0}});
-  co_return out;
+          "done: {} host(s) run revision {} ({}){}{}", touched.size() - failures_so_far_,
+          plan.revision, plan.pinned,
+          plan.unchanged.empty() ? "" : fmt::format(", {} already did", plan.unchanged.size()),
+          failures_so_far_ == 0
+              ? ""
+              : fmt::format("; {} host(s) failed within the failure budget and stay on "
+                            "their previous revision",
+                            failures_so_far_))});
 }
 
 }  // namespace orch::rollout

@@ -20,7 +20,10 @@
 // Thread-safety: none; run on one io_context thread.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,9 +33,12 @@
 #include "orchestrator/core/clock.h"
 #include "orchestrator/core/status.h"
 #include "orchestrator/docker/engine.h"
+#include "orchestrator/journal/journal.h"
 #include "orchestrator/manifest/manifest.h"
+#include "orchestrator/rollout/control.h"
 #include "orchestrator/rollout/events.h"
 #include "orchestrator/rollout/plan.h"
+#include "orchestrator/rollout/probes.h"
 
 namespace orch::rollout {
 
@@ -62,13 +68,25 @@ struct ApplyOptions {
   std::string image;       // the reference to deploy (manifest image or --image)
   std::string rollout_id;  // unique id, recorded in the rollgate.rollout label
   size_t pull_concurrency = 8;
+  // A rollout never stalls silently: a batch whose gate has not decided this long after it
+  // started triggers on_failure. nullopt: only healthy_deadline bounds each host.
+  std::optional<std::chrono::milliseconds> progress_deadline;
+  // After the last batch, keep watching the whole fleet this long before declaring success.
+  std::chrono::milliseconds bake{0};
+  // The fraction of changed hosts that may fail worse-than-baseline without triggering
+  // on_failure; such hosts are put back on their previous container and the rollout goes on.
+  double max_failure_ratio = 0;
+  std::string manifest_path;  // recorded in the journal, for resume
 };
 
 class Controller {
  public:
   // `probes` run against every host's container in each gate round; all must pass.
+  // `control`: operator commands and signals (control.h); nullptr means none.
+  // `journal`: where intents, outcomes and decisions are written ahead; nullptr: not journaled.
   Controller(const manifest::Manifest& manifest, std::vector<HostBinding> hosts,
-             std::vector<std::unique_ptr<health::Probe>> probes, Clock& clock, EventSink& events);
+             std::vector<std::unique_ptr<health::Probe>> probes, Clock& clock, EventSink& events,
+             Control* control = nullptr, journal::Journal* journal = nullptr);
 
   Task<Outcome> apply(ApplyOptions options);
 
@@ -85,8 +103,28 @@ class Controller {
   Task<std::vector<health::Baseline>> measure_baseline(const Plan& plan);
   Task<Status> swap_host(HostRun& run);
   Task<Status> revert_host(HostRun& run);
-  Task<health::Decision> gate(std::vector<HostRun*> runs, std::string what);
+  // How a gate watches its hosts: the batch gate, the bake, or the check after a restore.
+  struct GateSpec {
+    std::string what = "new container";
+    bool fresh = true;         // start new trackers (false: the bake continues the batch's)
+    bool progress = true;      // apply progress_deadline
+    bool budget = true;        // apply the failure budget
+    bool controllable = true;  // obey operator commands and signals
+    std::chrono::milliseconds bake{0};  // keep watching a healthy fleet this long
+  };
+  Task<health::Decision> gate(std::vector<HostRun*> runs, GateSpec spec);
+  Task<Command> hold(std::string where);
+  Task<Status> restore_host(HostRun* run);
+  Task<std::vector<std::string>> restore(std::vector<HostRun*> runs);
   Task<Outcome> roll_back(std::vector<HostRun*> touched, std::string why);
+  Outcome finish(Outcome out);
+  static const char* action_name(Action::Type t);
+  [[nodiscard]] Status record_intent(const std::string& host, const std::string& call,
+                                     const std::string& action, const std::string& container,
+                                     const std::string& new_name);
+  void record_outcome(const std::string& host, const std::string& call, const Status& st,
+                      const std::string& container_id = "");
+  void record(const std::function<Status(journal::Journal&)>& write);
   Task<void> prune(const Plan& plan);
   Task<Status> prune_host(const HostBinding* host);
 
@@ -99,14 +137,14 @@ class Controller {
   std::vector<std::unique_ptr<health::Probe>> probes_;
   Clock& clock_;
   EventSink& events_;
+  journal::Journal* journal_;
+  NoControl no_control_;
+  Control* control_;
+  ApplyOptions options_;
+  int failure_budget_ = 0;
+  int failures_so_far_ = 0;
   size_t pull_concurrency_ = 8;
   int plan_revision_ = 0;  // the revision apply() is rolling out
 };
-
-// Probes for a manifest's health section (HTTP when configured; container state is always
-// checked by the controller itself).
-std::vector<std::unique_ptr<health::Probe>> make_probes(const manifest::Health& health);
-
-health::Policy to_policy(const manifest::Health& health);
 
 }  // namespace orch::rollout

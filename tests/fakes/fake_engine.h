@@ -20,14 +20,19 @@
 namespace orch::testing {
 
 struct FakeWorld {
-  std::map<std::string, std::string> registry;  // "repo:tag" -> "sha256:..."
-  std::set<std::string> crash_digests;          // containers exit 1 right after start
-  std::set<std::string> unhealthy_digests;      // containers run but fail their probe
-  std::set<std::string> exec_fail_digests;      // exec in these containers exits 1
-  int calls = 0;                                // every Engine call so far, all hosts
-  int fail_at = 0;                              // 1-based call number to fail; 0: never
-  std::vector<std::string> log;                 // "h1 create web", ...
-  std::function<void()> after_call;             // invariant checks
+  std::map<std::string, std::string> registry;      // "repo:tag" -> "sha256:..."
+  std::set<std::string> crash_digests;              // containers exit 1 right after start
+  std::set<std::string> unhealthy_digests;          // containers run but fail their probe
+  std::set<std::string> exec_fail_digests;          // exec in these containers exits 1
+  std::set<std::string> slow_digests;               // run, but never answer their probe
+  std::map<std::string, std::string> unhealthy_on;  // host -> digest whose probe fails there
+  // Containers of these digests exit with code 1 this long after they start (needs `clock`).
+  std::map<std::string, std::chrono::milliseconds> exit_after;
+  const Clock* clock = nullptr;
+  int calls = 0;                     // every Engine call so far, all hosts
+  int fail_at = 0;                   // 1-based call number to fail; 0: never
+  std::vector<std::string> log;      // "h1 create web", ...
+  std::function<void()> after_call;  // invariant checks
 };
 
 class FakeEngine final : public docker::Engine {
@@ -41,6 +46,7 @@ class FakeEngine final : public docker::Engine {
     std::vector<docker::PortBinding> ports;
     std::string status = "created";
     int exit_code = 0;
+    TimePoint started_at{};
   };
 
   FakeEngine(FakeWorld& world, std::string host) : world_(world), host_(std::move(host)) {}
@@ -203,6 +209,7 @@ class FakeEngine final : public docker::Engine {
       c->exit_code = 1;
     } else {
       c->status = "running";
+      c->started_at = world_.clock ? world_.clock->now() : TimePoint{};
     }
     co_return Status::ok();
   }
@@ -297,6 +304,21 @@ class FakeEngine final : public docker::Engine {
     co_return docker::ExecResult{fails ? 1 : 0, fails ? "failed: " + output : output};
   }
 
+  // Applies what time did: containers of exit_after digests that ran long enough have exited.
+  void settle() {
+    if (!world_.clock) {
+      return;
+    }
+    for (auto& [id, c] : containers) {
+      auto it = world_.exit_after.find(c.digest);
+      if (c.status == "running" && it != world_.exit_after.end() &&
+          world_.clock->now() - c.started_at >= it->second) {
+        c.status = "exited";
+        c.exit_code = 1;
+      }
+    }
+  }
+
   static std::string digest_of(const std::string& ref) {
     auto at = ref.find('@');
     return at == std::string::npos ? "" : ref.substr(at + 1);
@@ -307,6 +329,7 @@ class FakeEngine final : public docker::Engine {
   // Counts the call, fails it when it is the Nth, and runs the invariant hook afterwards
   // (the hook sees the state before this call's effect; the next call's hook sees after).
   Status enter(const std::string& what) {
+    settle();
     ++world_.calls;
     world_.log.push_back(host_ + " " + what);
     if (world_.after_call) {
@@ -346,14 +369,20 @@ class FakeAppProbe final : public health::Probe {
   boost::asio::awaitable<health::ProbeResult> run(health::Target t) override {
     using Outcome = health::ProbeResult::Outcome;
     auto* e = engines_.at(t.host);
+    e->settle();
     if (e->down) {
       co_return health::ProbeResult{"http", Outcome::kUnobservable, "no route to host", {}};
     }
     // The app answers on the host port, whichever container holds it.
     for (const auto& [id, c] : e->containers) {
       if (c.status == "running") {
-        if (world_.unhealthy_digests.count(c.digest)) {
+        auto on = world_.unhealthy_on.find(t.host);
+        if (world_.unhealthy_digests.count(c.digest) ||
+            (on != world_.unhealthy_on.end() && on->second == c.digest)) {
           co_return health::ProbeResult{"http", Outcome::kFail, "HTTP 500 (expected 200)", {}};
+        }
+        if (world_.slow_digests.count(c.digest)) {
+          co_return health::ProbeResult{"http", Outcome::kFail, "connection refused", {}};
         }
         co_return health::ProbeResult{"http", Outcome::kPass, "HTTP 200", {}};
       }

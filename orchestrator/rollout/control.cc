@@ -1,0 +1,104 @@
+#include "orchestrator/rollout/control.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace orch::rollout {
+
+namespace {
+
+long long now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+const char* to_string(Command c) {
+  switch (c) {
+    case Command::kNone:
+      return "none";
+    case Command::kPause:
+      return "pause";
+    case Command::kResume:
+      return "resume";
+    case Command::kRollback:
+      return "rollback";
+    case Command::kPromote:
+      return "promote";
+    case Command::kStop:
+      return "stop";
+  }
+  return "?";
+}
+
+Command command_from_string(const std::string& s) {
+  for (Command c :
+       {Command::kPause, Command::kResume, Command::kRollback, Command::kPromote, Command::kStop}) {
+    if (s == to_string(c)) {
+      return c;
+    }
+  }
+  return Command::kNone;
+}
+
+FileControl::FileControl(std::string path, long long since_unix_ms)
+    : path_(std::move(path)), since_ms_(since_unix_ms) {}
+
+Command FileControl::poll() {
+  if (stop_.load() && !stop_reported_) {
+    stop_reported_ = true;
+    return Command::kStop;
+  }
+  std::ifstream in(path_);
+  if (!in) {
+    return Command::kNone;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  in.close();
+  // Consumed whether or not it is valid: a broken request must not be re-read every round.
+  std::remove(path_.c_str());
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Command::kNone;
+  }
+  if (j.value("ts_ms", 0LL) < since_ms_) {
+    return Command::kNone;
+  }
+  return command_from_string(j.value("command", ""));
+}
+
+std::string write_request(const std::string& path, Command c) {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  nlohmann::json j = {{"command", to_string(c)},
+                      {"ts_ms", now_unix_ms()},
+                      {"by", std::string(host) + " pid " + std::to_string(getpid())}};
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) {
+      return "cannot write " + tmp;
+    }
+    out << j.dump() << "\n";
+    out.flush();
+    if (!out) {
+      return "cannot write " + tmp;
+    }
+  }
+  // rename() is atomic: the running apply sees the whole request or none of it.
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return "cannot rename " + tmp + " to " + path;
+  }
+  return "";
+}
+
+}  // namespace orch::rollout

@@ -1,0 +1,282 @@
+// The controller's policies beyond the batch gate: the failure budget, the bake, the progress
+// deadline, operator commands and signals, and what it writes to the journal.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <deque>
+
+#include "orchestrator/journal/journal.h"
+#include "orchestrator/journal/replay.h"
+#include "orchestrator/rollout/controller.h"
+#include "tests/fakes/fake_engine.h"
+#include "tests/fakes/manual_clock.h"
+#include "tests/fakes/mem_file.h"
+
+namespace orch::rollout {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeEngine;
+using testing::FakeWorld;
+
+const std::string kRepo = "reg:5000/demo";
+const std::string kV1 = "sha256:" + std::string(64, '1');
+const std::string kV2 = "sha256:" + std::string(64, '2');
+const std::string kDies = "sha256:" + std::string(64, 'd');
+const std::string kSlow = "sha256:" + std::string(64, '5');
+
+// Commands handed out at given poll numbers, like an operator typing in another terminal.
+class ScriptedControl final : public Control {
+ public:
+  void at(int poll, Command c) { script_.push_back({poll, c}); }
+  Command poll() override {
+    ++polls_;
+    if (!script_.empty() && script_.front().first <= polls_) {
+      Command c = script_.front().second;
+      script_.pop_front();
+      return c;
+    }
+    return Command::kNone;
+  }
+  int polls() const { return polls_; }
+
+ private:
+  std::deque<std::pair<int, Command>> script_;
+  int polls_ = 0;
+};
+
+struct Fleet {
+  explicit Fleet(int n, int batch = 1) {
+    world.registry = {{kRepo + ":v1", kV1},
+                      {kRepo + ":v2", kV2},
+                      {kRepo + ":dies", kDies},
+                      {kRepo + ":slow", kSlow}};
+    world.clock = &clock;
+    world.exit_after = {{kDies, 3s}};
+    world.slow_digests = {kSlow};
+    m.app = "web";
+    m.container.ports = {{8080, 8080, "tcp"}};
+    m.health.http = manifest::HttpCheck{8080, "/health", {200}};
+    m.health.interval = 500ms;
+    m.health.healthy_threshold = 2;
+    m.health.healthy_deadline = 20s;
+    m.strategy.batch_size.value = batch;
+    for (int i = 1; i <= n; ++i) {
+      std::string name = "h" + std::to_string(i);
+      engines.push_back(std::make_unique<FakeEngine>(world, name));
+      m.hosts.push_back(manifest::Host{name, "tcp://" + name + ":2375", name});
+      engines.back()->seed("web", kRepo + "@" + kV1, 1, "web", "running",
+                           {{8080, 8080, "tcp", ""}});
+    }
+  }
+
+  Outcome apply(const std::string& tag, ApplyOptions options = {}) {
+    std::vector<HostBinding> bindings;
+    std::map<std::string, FakeEngine*> by_name;
+    for (auto& e : engines) {
+      bindings.push_back(HostBinding{e->host_name(), e->host_name(), e.get()});
+      by_name[e->host_name()] = e.get();
+    }
+    std::vector<std::unique_ptr<health::Probe>> probes;
+    probes.push_back(std::make_unique<testing::FakeAppProbe>(world, by_name));
+    Controller c(m, std::move(bindings), std::move(probes), clock, events, &control,
+                 journal ? &*journal : nullptr);
+    options.image = kRepo + ":" + tag;
+    options.rollout_id = "r-test";
+    Outcome out;
+    boost::asio::io_context io;
+    boost::asio::co_spawn(
+        io, [&]() -> Task<void> { out = co_await c.apply(std::move(options)); },
+        boost::asio::detached);
+    io.run();
+    return out;
+  }
+
+  bool runs(int host, const std::string& digest) const {
+    const auto* c = engines[host]->find("web");
+    return c && c->status == "running" && c->digest == digest;
+  }
+
+  bool decided(const std::string& rule) const {
+    for (const auto& e : events.events) {
+      if (e.type == "decision" && e.data.value("rule", "") == rule) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  FakeWorld world;
+  std::vector<std::unique_ptr<FakeEngine>> engines;
+  manifest::Manifest m;
+  testing::ManualClock clock;
+  RecordingSink events;
+  ScriptedControl control;
+  std::optional<journal::Journal> journal;
+};
+
+TEST_CASE("a failure within max_failure_ratio reverts that host and goes on", "[controller]") {
+  Fleet f(3);
+  f.world.unhealthy_on = {{"h2", kV2}};
+  ApplyOptions o;
+  o.max_failure_ratio = 0.34;  // one host of three
+  auto out = f.apply("v2", o);
+  CHECK(out.code == ExitCode::kDone);
+  CHECK(out.summary.find("failure budget") != std::string::npos);
+  CHECK(f.runs(0, kV2));
+  CHECK(f.runs(1, kV1));
+  CHECK(f.runs(2, kV2));
+  CHECK(f.decided("within-failure-budget"));
+}
+
+TEST_CASE("a second failure beyond the budget rolls everything back", "[controller]") {
+  Fleet f(3);
+  f.world.unhealthy_on = {{"h1", kV2}, {"h3", kV2}};
+  ApplyOptions o;
+  o.max_failure_ratio = 0.34;
+  auto out = f.apply("v2", o);
+  CHECK(out.code == ExitCode::kRolledBack);
+  for (int h = 0; h < 3; ++h) {
+    CHECK(f.runs(h, kV1));
+  }
+}
+
+TEST_CASE("the bake catches a container that dies after passing its gate", "[controller]") {
+  Fleet f(2, 2);
+  ApplyOptions o;
+  o.bake = 10s;
+  auto out = f.apply("dies", o);
+  CHECK(out.code == ExitCode::kRolledBack);
+  CHECK(out.summary.find("during the bake") != std::string::npos);
+  CHECK(f.runs(0, kV1));
+  CHECK(f.runs(1, kV1));
+}
+
+TEST_CASE("without a bake the same image is declared good", "[controller]") {
+  Fleet f(2, 2);
+  auto out = f.apply("dies");
+  CHECK(out.code == ExitCode::kDone);
+}
+
+TEST_CASE("a healthy fleet is watched for the whole bake", "[controller]") {
+  Fleet f(2, 2);
+  ApplyOptions o;
+  o.bake = 30s;
+  auto before = f.clock.now();
+  auto out = f.apply("v2", o);
+  CHECK(out.code == ExitCode::kDone);
+  CHECK(f.clock.now() - before >= 30s);
+}
+
+TEST_CASE("rollgate promote ends the bake early", "[controller]") {
+  Fleet f(2, 2);
+  ApplyOptions o;
+  o.bake = 1h;
+  f.control.at(8, Command::kPromote);
+  auto out = f.apply("v2", o);
+  CHECK(out.code == ExitCode::kDone);
+  CHECK(f.clock.now() - (TimePoint{} + 1h) < 1h);
+  CHECK(f.decided("operator-promote"));
+}
+
+TEST_CASE("a batch that never decides hits progress_deadline", "[controller]") {
+  Fleet f(3);
+  ApplyOptions o;
+  o.progress_deadline = 5s;  // healthy_deadline is 20s
+  auto out = f.apply("slow", o);
+  CHECK(out.code == ExitCode::kRolledBack);
+  CHECK(f.decided("progress-deadline"));
+  for (int h = 0; h < 3; ++h) {
+    CHECK(f.runs(h, kV1));
+  }
+}
+
+TEST_CASE("a clean rollout polls its control before each batch and at each gate round",
+          "[controller]") {
+  Fleet f(3);
+  REQUIRE(f.apply("v2").code == ExitCode::kDone);
+  CHECK(f.control.polls() == 9);
+}
+
+TEST_CASE("pause holds the rollout until resume", "[controller]") {
+  Fleet f(3);
+  f.control.at(2, Command::kPause);
+  f.control.at(30, Command::kResume);
+  auto out = f.apply("v2");
+  CHECK(out.code == ExitCode::kDone);
+  CHECK(f.control.polls() >= 30);
+  bool paused = false;
+  for (const auto& e : f.events.events) {
+    paused = paused || (e.type == "control" && e.data.value("command", "") == "pause");
+  }
+  CHECK(paused);
+}
+
+TEST_CASE("rollgate rollback mid-rollout returns every touched host", "[controller]") {
+  Fleet f(3);
+  // A clean rollout of 3 batches polls 9 times (before each batch, then each of its 2 gate
+  // rounds): poll 5 falls in batch 2's gate, after batch 1 passed.
+  f.control.at(5, Command::kRollback);
+  auto out = f.apply("v2");
+  CHECK(out.code == ExitCode::kRolledBack);
+  CHECK(f.decided("operator-rollback"));
+  for (int h = 0; h < 3; ++h) {
+    CHECK(f.runs(h, kV1));
+  }
+}
+
+TEST_CASE("a signal reverts the batch in flight and pauses", "[controller]") {
+  auto at = GENERATE(range(1, 10));  // every poll of a clean 3-batch rollout
+  CAPTURE(at);
+  Fleet f(3);
+  f.control.at(at, Command::kStop);
+  auto out = f.apply("v2");
+  CHECK(out.code == ExitCode::kPaused);
+  CHECK(out.summary.find("interrupted") != std::string::npos);
+  // Every host runs exactly one container, on one revision or the other, never none.
+  int on_v2 = 0;
+  for (int h = 0; h < 3; ++h) {
+    CHECK((f.runs(h, kV1) || f.runs(h, kV2)));
+    on_v2 += f.runs(h, kV2);
+  }
+  CHECK(on_v2 < 3);
+}
+
+TEST_CASE("the journal records intents before outcomes, decisions and the end", "[controller]") {
+  Fleet f(2);
+  auto file = std::make_unique<testing::MemFile>();
+  auto opened = journal::Journal::open(std::move(file));
+  REQUIRE(opened);
+  f.journal.emplace(std::move(*opened));
+  auto out = f.apply("v2");
+  REQUIRE(out.code == ExitCode::kDone);
+  auto rollouts = journal::replay(f.journal->records());
+  REQUIRE(rollouts);
+  REQUIRE(rollouts->size() == 1);
+  const auto& r = rollouts->front();
+  REQUIRE(r.start);
+  CHECK(r.start->revision == 2);
+  CHECK(r.start->digest == kV2);
+  REQUIRE(r.end);
+  CHECK(r.end->result == journal::EndResult::kDone);
+  CHECK(r.decisions.size() == 2);
+  CHECK(r.batches_done == std::vector<int>{1, 2});
+  // Write-ahead: every outcome follows the intent for the same call.
+  std::string pending;
+  int intents = 0;
+  for (const auto& rec : f.journal->records()) {
+    if (rec.type == journal::RecordType::kIntent) {
+      CHECK(pending.empty());
+      pending = rec.payload.at("call");
+      ++intents;
+    } else if (rec.type == journal::RecordType::kOutcome) {
+      CHECK(rec.payload.at("call") == pending);
+      pending.clear();
+    }
+  }
+  CHECK(intents == 8);  // stop, rename, create, start on each of two hosts
+}
+
+}  // namespace
+}  // namespace orch::rollout
