@@ -2,13 +2,21 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -17,9 +25,14 @@
 #include "orchestrator/core/clock.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/docker/http_engine.h"
+#include "orchestrator/journal/journal.h"
+#include "orchestrator/journal/records.h"
+#include "orchestrator/journal/replay.h"
 #include "orchestrator/manifest/parse.h"
 #include "orchestrator/rollout/async.h"
+#include "orchestrator/rollout/control.h"
 #include "orchestrator/rollout/controller.h"
+#include "orchestrator/rollout/engine_exec.h"
 #include "orchestrator/rollout/plan.h"
 
 namespace orch::cli {
@@ -54,6 +67,15 @@ struct Fleet {
 
 std::unique_ptr<Fleet> connect(const manifest::Manifest& m) {
   auto fleet = std::make_unique<Fleet>();
+  // Registry credentials (docs/tls.md): ~/.docker/config.json, and registry_auth.env for the
+  // manifest image's registry. Messages name the file or variable, never the secret.
+  auto auth = docker::load_registry_auth(m.image, m.registry_auth ? m.registry_auth->env : "");
+  if (!auth) {
+    std::fprintf(stderr, "%s\n", auth.status().message().c_str());
+    return nullptr;
+  }
+  docker::HttpEngineOptions options;
+  options.registry_auth = std::make_shared<const docker::RegistryAuth>(std::move(*auth));
   for (const auto& h : m.hosts) {
     auto ep = docker::parse_endpoint(h.engine);
     if (!ep) {
@@ -61,10 +83,22 @@ std::unique_ptr<Fleet> connect(const manifest::Manifest& m) {
       std::fprintf(stderr, "hosts[%s].engine: %s\n", h.name.c_str(), ep.status().message().c_str());
       return nullptr;
     }
-    fleet->engines.push_back(docker::make_http_engine(fleet->io, h.name, *ep));
+    if (h.tls) {
+      ep->tls = docker::resolve_tls_files(h.tls->ca, h.tls->cert, h.tls->key, h.tls->cert_path);
+    }
+    fleet->engines.push_back(docker::make_http_engine(fleet->io, h.name, *ep, options));
     fleet->bindings.push_back(rollout::HostBinding{h.name, h.address, fleet->engines.back().get()});
   }
   return fleet;
+}
+
+// Host name -> engine, for the exec probe (rollout::EngineExec).
+std::map<std::string, docker::Engine*> engine_map(const Fleet& fleet) {
+  std::map<std::string, docker::Engine*> engines;
+  for (const auto& b : fleet.bindings) {
+    engines[b.name] = b.engine;
+  }
+  return engines;
 }
 
 // Runs one coroutine to completion on the fleet's io_context.
@@ -225,6 +259,62 @@ int plan(const CommonOptions& o, const std::string& image_override) {
   return 0;
 }
 
+namespace {
+
+// <state>/<app>: the journal, the control file and the pid of a running apply live here.
+Result<std::string> app_state_dir(const CommonOptions& o, const std::string& app) {
+  std::string root = o.state_dir;
+  if (root.empty()) {
+    auto d = journal::default_state_dir();
+    if (!d) {
+      return d.status();
+    }
+    root = *d;
+  }
+  std::string dir = root + "/" + app;
+  auto made = journal::make_dirs(dir);
+  if (!made) {
+    return made;
+  }
+  return dir;
+}
+
+long long unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The pid of the apply running for this app on this machine, if one is alive.
+std::optional<pid_t> running_apply(const std::string& dir) {
+  std::ifstream in(dir + "/apply.pid");
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) {
+    return std::nullopt;
+  }
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) {
+    return std::nullopt;
+  }
+  return static_cast<pid_t>(pid);
+}
+
+// Records this process as the app's running apply for as long as it lives.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {
+    std::ofstream out(path_, std::ios::trunc);
+    out << ::getpid() << "\n";
+  }
+  ~PidFile() { std::remove(path_.c_str()); }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
 int apply(const CommonOptions& o, const std::string& image_override) {
   auto m = load(o);
   if (!m) {
@@ -234,20 +324,161 @@ int apply(const CommonOptions& o, const std::string& image_override) {
   if (!fleet) {
     return code(ExitCode::kBadInput);
   }
+  auto dir = app_state_dir(o, m->app);
+  if (!dir) {
+    std::fprintf(stderr, "rollgate: state directory: %s; nothing was changed\n",
+                 dir.status().message().c_str());
+    return code(ExitCode::kBadInput);
+  }
+  auto journal = journal::Journal::open(*dir + "/journal.log");
+  if (!journal) {
+    std::fprintf(stderr, "rollgate: journal %s/journal.log: %s; nothing was changed\n",
+                 dir->c_str(), journal.status().message().c_str());
+    return code(ExitCode::kInternal);
+  }
+  if (auto other = running_apply(*dir)) {
+    std::fprintf(stderr,
+                 "rollgate: another apply of %s is running on this machine (pid %d); wait for "
+                 "it, or steer it with rollgate pause|resume|rollback|promote\n",
+                 m->app.c_str(), static_cast<int>(*other));
+    return code(ExitCode::kLocked);
+  }
+  PidFile pid_file(*dir + "/apply.pid");
+
   SystemClock clock;
   rollout::JsonLinesSink json_sink(stdout);
   rollout::TextSink text_sink(stdout, o.verbose);
   rollout::EventSink& sink =
       o.output == "json" ? static_cast<rollout::EventSink&>(json_sink) : text_sink;
-  rollout::Controller controller(*m, fleet->bindings, rollout::make_probes(m->health), clock, sink);
+  rollout::FileControl control(*dir + "/control", unix_ms_now());
+  rollout::EngineExec exec(engine_map(*fleet));  // outlives the controller and its probes
+  rollout::Controller controller(*m, fleet->bindings, rollout::make_probes(m->health, &exec), clock,
+                                 sink, &control, &*journal);
   rollout::ApplyOptions options;
   options.image = image_override.empty() ? m->image : image_override;
   options.rollout_id = new_rollout_id();
-  auto outcome = run(*fleet, controller.apply(std::move(options)));
+  options.progress_deadline = m->health.progress_deadline;
+  options.bake = m->health.bake;
+  options.max_failure_ratio = m->health.max_failure_ratio;
+  options.manifest_path = o.manifest_path;
+  const std::string rollout_id = options.rollout_id;
+
+  // SIGINT/SIGTERM (a CI abort): the first finishes or reverts the batch in flight and exits 4;
+  // a second stops at once. The journal is fsynced record by record, so it is consistent either
+  // way; the second signal adds an end record saying so.
+  net::signal_set signals(fleet->io, SIGINT, SIGTERM);
+  int signals_seen = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int signo) {
+        if (ec) {
+          return;
+        }
+        if (++signals_seen == 1) {
+          std::fprintf(stderr,
+                       "\nrollgate: %s: finishing or reverting the batch in flight, then "
+                       "stopping (send it again to stop at once)\n",
+                       strsignal(signo));
+          control.request_stop();
+          signals.async_wait(on_signal);
+          return;
+        }
+        std::fprintf(stderr, "\nrollgate: %s again: stopping now\n", strsignal(signo));
+        (void)journal->append(journal::EndRecord{
+            rollout_id, std::chrono::system_clock::now(), journal::EndResult::kPaused,
+            code(ExitCode::kPaused),
+            "stopped at once by a second signal; run rollgate status, then apply again"});
+        std::fflush(stdout);
+        std::_Exit(code(ExitCode::kPaused));
+      };
+  signals.async_wait(on_signal);
+
+  auto outcome = run(*fleet, [&]() -> Task<rollout::Outcome> {
+    auto out = co_await controller.apply(std::move(options));
+    signals.cancel();
+    co_return out;
+  }());
   if (o.output != "json") {
     std::printf("\nrollgate: exit %d: %s\n", code(outcome.code), outcome.summary.c_str());
   }
   return code(outcome.code);
+}
+
+int request(const CommonOptions& o, const std::string& command) {
+  auto m = load(o);
+  if (!m) {
+    return code(ExitCode::kBadInput);
+  }
+  auto dir = app_state_dir(o, m->app);
+  if (!dir) {
+    std::fprintf(stderr, "rollgate: state directory: %s\n", dir.status().message().c_str());
+    return code(ExitCode::kBadInput);
+  }
+  auto pid = running_apply(*dir);
+  if (!pid) {
+    std::fprintf(stderr,
+                 "rollgate %s: no apply of %s is running on this machine (state directory %s); "
+                 "nothing to %s\n",
+                 command.c_str(), m->app.c_str(), dir->c_str(), command.c_str());
+    return code(ExitCode::kBadInput);
+  }
+  auto err = rollout::write_request(*dir + "/control", rollout::command_from_string(command));
+  if (!err.empty()) {
+    std::fprintf(stderr, "rollgate %s: %s\n", command.c_str(), err.c_str());
+    return code(ExitCode::kInternal);
+  }
+  std::printf("requested %s of %s's running apply (pid %d); it acts at its next gate check\n",
+              command.c_str(), m->app.c_str(), static_cast<int>(*pid));
+  return 0;
+}
+
+int history(const CommonOptions& o) {
+  auto m = load(o);
+  if (!m) {
+    return code(ExitCode::kBadInput);
+  }
+  auto dir = app_state_dir(o, m->app);
+  if (!dir) {
+    std::fprintf(stderr, "rollgate: state directory: %s\n", dir.status().message().c_str());
+    return code(ExitCode::kBadInput);
+  }
+  auto records = journal::read_records(*dir + "/journal.log");
+  if (!records) {
+    std::fprintf(stderr, "rollgate history: %s\n", records.status().message().c_str());
+    return code(ExitCode::kInternal);
+  }
+  auto rollouts = journal::replay(*records);
+  if (!rollouts) {
+    std::fprintf(stderr, "rollgate history: %s\n", rollouts.status().message().c_str());
+    return code(ExitCode::kInternal);
+  }
+  auto rows = journal::history(*rollouts);
+  json out = json::array();
+  if (o.output != "json") {
+    std::printf("%-22s %-4s %-20s %-17s %-24s %s\n", "ROLLOUT", "REV", "DIGEST", "RESULT",
+                "STARTED (UTC)", "DURATION");
+  }
+  for (const auto& r : rows) {
+    const std::string started = journal::format_ts(r.started);
+    if (o.output == "json") {
+      out.push_back({{"rollout", r.rollout},
+                     {"revision", r.revision},
+                     {"digest", r.digest},
+                     {"image", r.image},
+                     {"result", r.result},
+                     {"started", started},
+                     {"duration_ms", r.duration.count()}});
+    } else {
+      std::printf("%-22s %-4d %-20s %-17s %-24s %s\n", r.rollout.c_str(), r.revision,
+                  short_digest(r.digest).c_str(), r.result.c_str(), started.c_str(),
+                  format_duration(r.duration).c_str());
+    }
+  }
+  if (o.output == "json") {
+    print_json(out);
+  } else if (rows.empty()) {
+    std::printf("no rollouts of %s recorded in %s\n", m->app.c_str(), dir->c_str());
+  }
+  return 0;
 }
 
 int status(const CommonOptions& o) {
@@ -259,7 +490,8 @@ int status(const CommonOptions& o) {
   if (!fleet) {
     return code(ExitCode::kBadInput);
   }
-  auto probes = rollout::make_probes(m->health);
+  rollout::EngineExec exec(engine_map(*fleet));
+  auto probes = rollout::make_probes(m->health, &exec);
   struct Row {
     std::string host;
     Result<std::vector<docker::ContainerSummary>> containers;

@@ -10,6 +10,7 @@ struct CommonOptions {
   std::string manifest_path;
   std::string output = "text";  // "text" or "json"
   bool verbose = false;         // text output: also show every probe round
+  std::string state_dir;        // "" -> journal::default_state_dir()
 };
 
 int validate(const CommonOptions& o);
@@ -17,5 +18,8 @@ int plan(const CommonOptions& o, const std::string& image_override);
 int apply(const CommonOptions& o, const std::string& image_override);
 int status(const CommonOptions& o);
 int ping(const CommonOptions& o);
+int history(const CommonOptions& o);
+// pause | resume | rollback | promote: a request to the apply running for the app.
+int request(const CommonOptions& o, const std::string& command);
 
 }  // namespace orch::cli

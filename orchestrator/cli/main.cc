@@ -12,10 +12,16 @@ namespace {
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 
-void add_common(CLI::App* cmd, orch::cli::CommonOptions& o, bool with_output) {
+void add_common(CLI::App* cmd, orch::cli::CommonOptions& o, bool with_output,
+                bool with_state = false) {
   cmd->add_option("-f,--file", o.manifest_path, "Manifest (YAML or JSON)")
       ->required()
       ->check(CLI::ExistingFile);
+  if (with_state) {
+    cmd->add_option("--state-dir", o.state_dir,
+                    "Journal and control files (default: $ROLLGATE_STATE_DIR, "
+                    "$XDG_STATE_HOME/rollgate, ~/.local/state/rollgate)");
+  }
   if (with_output) {
     cmd->add_option("-o,--output", o.output, "Output format: text (default) or json lines")
         ->check(CLI::IsMember({"text", "json"}));
@@ -31,7 +37,9 @@ int main(int argc, char** argv) {
       "each engine's HTTP API, and gates every batch on health against the baseline measured "
       "before the rollout.\n\n"
       "Exit codes (apply): 0 done, 1 internal error, 2 bad input, 3 rolled back, 4 paused, "
-      "5 locked, 6 pre-flight failed (nothing touched)."};
+      "5 locked, 6 pre-flight failed (nothing touched).\n"
+      "SIGINT/SIGTERM: the batch in flight is finished or reverted, then exit 4; a second signal "
+      "stops at once."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "rollgate 0.1.0");
 
@@ -47,7 +55,7 @@ int main(int argc, char** argv) {
   plan->add_option("--image", image, "Deploy this image instead of the manifest's");
 
   auto* apply = app.add_subcommand("apply", "Roll the image out, gating every batch on health");
-  add_common(apply, common, true);
+  add_common(apply, common, true, true);
   apply->add_option("--image", image, "Deploy this image instead of the manifest's");
 
   auto* status = app.add_subcommand(
@@ -56,6 +64,27 @@ int main(int argc, char** argv) {
 
   auto* ping = app.add_subcommand("ping", "Check that every engine answers; show version, latency");
   add_common(ping, common, true);
+
+  auto* history = app.add_subcommand(
+      "history", "Past rollouts of the app from the journal: revision, digest, result, timings");
+  add_common(history, common, true, true);
+
+  // Requests to the apply running for the app, from another terminal.
+  struct Request {
+    const char* name;
+    const char* help;
+    CLI::App* cmd = nullptr;
+  };
+  Request requests[] = {
+      {"pause", "Hold the running apply at its next gate check"},
+      {"resume", "Let a paused apply go on"},
+      {"rollback", "Make the running apply roll every touched host back"},
+      {"promote", "End the running apply's bake now and declare success"},
+  };
+  for (auto& r : requests) {
+    r.cmd = app.add_subcommand(r.name, r.help);
+    add_common(r.cmd, common, false, true);
+  }
 
   try {
     app.parse(argc, argv);
@@ -79,6 +108,14 @@ int main(int argc, char** argv) {
     }
     if (ping->parsed()) {
       return orch::cli::ping(common);
+    }
+    if (history->parsed()) {
+      return orch::cli::history(common);
+    }
+    for (const auto& r : requests) {
+      if (r.cmd->parsed()) {
+        return orch::cli::request(common, r.name);
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rollgate: internal error: %s\n", e.what());
