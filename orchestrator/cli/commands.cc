@@ -25,6 +25,7 @@
 #include "orchestrator/core/clock.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/docker/http_engine.h"
+#include "orchestrator/docker/image_ref.h"
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/records.h"
 #include "orchestrator/journal/replay.h"
@@ -34,6 +35,7 @@
 #include "orchestrator/rollout/controller.h"
 #include "orchestrator/rollout/engine_exec.h"
 #include "orchestrator/rollout/plan.h"
+#include "orchestrator/rollout/resume.h"
 
 namespace orch::cli {
 
@@ -315,7 +317,12 @@ class PidFile {
 
 }  // namespace
 
-int apply(const CommonOptions& o, const std::string& image_override) {
+// Fills the options of one run from the manifest, the journal and the engines; returns an exit
+// code instead when there is nothing to run. Used by apply, resume and rollback.
+using Prepare = std::function<std::optional<int>(const manifest::Manifest&, Fleet&,
+                                                 const journal::Journal&, rollout::ApplyOptions&)>;
+
+int run_apply(const CommonOptions& o, const Prepare& prepare) {
   auto m = load(o);
   if (!m) {
     return code(ExitCode::kBadInput);
@@ -355,12 +362,15 @@ int apply(const CommonOptions& o, const std::string& image_override) {
   rollout::Controller controller(*m, fleet->bindings, rollout::make_probes(m->health, &exec), clock,
                                  sink, &control, &*journal);
   rollout::ApplyOptions options;
-  options.image = image_override.empty() ? m->image : image_override;
+  options.image = m->image;
   options.rollout_id = new_rollout_id();
   options.progress_deadline = m->health.progress_deadline;
   options.bake = m->health.bake;
   options.max_failure_ratio = m->health.max_failure_ratio;
   options.manifest_path = o.manifest_path;
+  if (auto stop = prepare(*m, *fleet, *journal, options)) {
+    return *stop;
+  }
   const std::string rollout_id = options.rollout_id;
 
   // SIGINT/SIGTERM (a CI abort): the first finishes or reverts the batch in flight and exits 4;
@@ -401,6 +411,159 @@ int apply(const CommonOptions& o, const std::string& image_override) {
     std::printf("\nrollgate: exit %d: %s\n", code(outcome.code), outcome.summary.c_str());
   }
   return code(outcome.code);
+}
+
+int apply(const CommonOptions& o, const std::string& image_override) {
+  return run_apply(o,
+                   [&](const manifest::Manifest&, Fleet&, const journal::Journal&,
+                       rollout::ApplyOptions& options) -> std::optional<int> {
+                     if (!image_override.empty()) {
+                       options.image = image_override;
+                     }
+                     return std::nullopt;
+                   });
+}
+
+namespace {
+
+// The newest rollout in the journal, if any.
+std::optional<journal::RolloutRecord> last_rollout(const journal::Journal& j) {
+  auto rollouts = journal::replay(j.records());
+  if (!rollouts || rollouts->empty()) {
+    return std::nullopt;
+  }
+  return rollouts->back();
+}
+
+}  // namespace
+
+namespace {
+
+std::optional<int> prepare_resume_run(const manifest::Manifest& m, const journal::Journal& j,
+                                      rollout::ApplyOptions& options) {
+  auto last = last_rollout(j);
+  if (!last || !rollout::resumable(*last)) {
+    std::string why = "the journal has no rollout";
+    if (last) {
+      why = "the last rollout " + last->rollout + " ended " +
+            (last->end ? journal::result_name(last->end->result) : "before it started");
+    }
+    std::fprintf(stderr, "rollgate resume: nothing to resume for %s: %s\n", m.app.c_str(),
+                 why.c_str());
+    return code(ExitCode::kBadInput);
+  }
+  rollout::prepare_resume(*last, options);
+  std::printf("resuming rollout %s (revision %d, %s)%s\n", last->rollout.c_str(),
+              last->start->revision, last->start->pinned.c_str(),
+              options.rollback_only ? ": finishing its rollback" : "");
+  return std::nullopt;
+}
+
+}  // namespace
+
+int resume(const CommonOptions& o) {
+  {
+    auto m = load(o);
+    if (!m) {
+      return code(ExitCode::kBadInput);
+    }
+    auto dir = app_state_dir(o, m->app);
+    if (dir && running_apply(*dir)) {
+      return request(o, "resume");
+    }
+  }
+  return run_apply(
+      o, [](const manifest::Manifest& m, Fleet&, const journal::Journal& j,
+            rollout::ApplyOptions& options) { return prepare_resume_run(m, j, options); });
+}
+
+int rollback(const CommonOptions& o, int to_revision) {
+  {
+    auto m = load(o);
+    if (!m) {
+      return code(ExitCode::kBadInput);
+    }
+    auto dir = app_state_dir(o, m->app);
+    if (dir && running_apply(*dir) && to_revision == 0) {
+      return request(o, "rollback");
+    }
+  }
+  return run_apply(
+      o,
+      [&](const manifest::Manifest& m, Fleet& fleet, const journal::Journal& j,
+          rollout::ApplyOptions& options) -> std::optional<int> {
+        auto last = last_rollout(j);
+        if (to_revision == 0 && last && rollout::resumable(*last)) {
+          // An interrupted or paused rollout: put every host it touched back.
+          std::printf("rolling back rollout %s (revision %d)\n", last->rollout.c_str(),
+                      last->start->revision);
+          rollout::prepare_resume(*last, options);
+          options.rollback_only = true;
+          return std::nullopt;
+        }
+        // Otherwise return to an earlier revision that is still on the hosts: its digest comes from
+        // the labels of the containers kept for it.
+        std::vector<std::string> filter{std::string(rollout::kLabelApp) + "=" + m.app};
+        auto listed =
+            run(fleet, [&]() -> Task<std::vector<Result<std::vector<docker::ContainerSummary>>>> {
+              std::vector<Task<Result<std::vector<docker::ContainerSummary>>>> work;
+              for (const auto& b : fleet.bindings) {
+                work.push_back(b.engine->list_containers(filter));
+              }
+              co_return co_await rollout::gather(std::move(work));
+            }());
+        fleet.io.restart();
+        std::map<int, std::string> digests;  // revision -> digest, from kept containers
+        int live = 0;
+        for (size_t i = 0; i < listed.size(); ++i) {
+          if (!listed[i]) {
+            std::fprintf(stderr, "rollgate rollback: %s: %s; nothing was changed\n",
+                         fleet.bindings[i].name.c_str(), listed[i].status().message().c_str());
+            return code(ExitCode::kPreflight);
+          }
+          for (const auto& c : rollout::app_containers(*listed[i])) {
+            if (c.failed() || c.digest.empty()) {
+              continue;
+            }
+            digests[c.revision] = c.digest;
+            if (c.name == m.app) {
+              live = std::max(live, c.revision);
+            }
+          }
+        }
+        int target = to_revision;
+        if (target == 0) {
+          for (const auto& [rev, digest] : digests) {
+            if (rev < live) {
+              target = rev;
+            }
+          }
+        }
+        auto it = digests.find(target);
+        if (target == 0 || it == digests.end()) {
+          std::string kept;
+          for (const auto& [rev, digest] : digests) {
+            kept += (kept.empty() ? "" : ", ") + std::to_string(rev);
+          }
+          std::fprintf(
+              stderr,
+              "rollgate rollback: %s is not kept on any host (revisions on the hosts: %s); "
+              "nothing was changed\n",
+              target == 0 ? "no earlier revision" : ("revision " + std::to_string(target)).c_str(),
+              kept.empty() ? "none" : kept.c_str());
+          return code(ExitCode::kBadInput);
+        }
+        auto ref = docker::parse_image_ref(m.image);
+        if (!ref) {
+          std::fprintf(stderr, "rollgate rollback: image: %s\n", ref.status().message().c_str());
+          return code(ExitCode::kBadInput);
+        }
+        options.image = ref->pinned(it->second);
+        options.require_local_image = true;
+        std::printf("rolling back %s to revision %d (%s)\n", m.app.c_str(), target,
+                    options.image.c_str());
+        return std::nullopt;
+      });
 }
 
 int request(const CommonOptions& o, const std::string& command) {

@@ -19,6 +19,11 @@ int apply(const CommonOptions& o, const std::string& image_override);
 int status(const CommonOptions& o);
 int ping(const CommonOptions& o);
 int history(const CommonOptions& o);
+// Continue the running apply (if paused) or the journal's interrupted/paused rollout.
+int resume(const CommonOptions& o);
+// Roll the running apply back; or finish an interrupted/paused rollout's rollback; or return to
+// revision `to_revision` (0: the one before the live one) if it is still on the hosts.
+int rollback(const CommonOptions& o, int to_revision);
 // pause | resume | rollback | promote: a request to the apply running for the app.
 int request(const CommonOptions& o, const std::string& command);
 

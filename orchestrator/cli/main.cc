@@ -77,14 +77,27 @@ int main(int argc, char** argv) {
   };
   Request requests[] = {
       {"pause", "Hold the running apply at its next gate check"},
-      {"resume", "Let a paused apply go on"},
-      {"rollback", "Make the running apply roll every touched host back"},
       {"promote", "End the running apply's bake now and declare success"},
   };
   for (auto& r : requests) {
     r.cmd = app.add_subcommand(r.name, r.help);
     add_common(r.cmd, common, false, true);
   }
+  auto* resume = app.add_subcommand(
+      "resume",
+      "Let a paused running apply go on; or, with none running, continue the journal's "
+      "interrupted or paused rollout after reconciling it with the engines");
+  add_common(resume, common, true, true);
+  int to_revision = 0;
+  auto* rollback = app.add_subcommand(
+      "rollback",
+      "Roll the running apply back; or finish an interrupted rollout's rollback; or return to "
+      "an earlier revision still kept on the hosts (checked before anything is touched)");
+  add_common(rollback, common, true, true);
+  rollback
+      ->add_option("--to-revision", to_revision,
+                   "Revision to return to (default: the one before the live one)")
+      ->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);
@@ -111,6 +124,12 @@ int main(int argc, char** argv) {
     }
     if (history->parsed()) {
       return orch::cli::history(common);
+    }
+    if (resume->parsed()) {
+      return orch::cli::resume(common);
+    }
+    if (rollback->parsed()) {
+      return orch::cli::rollback(common, to_revision);
     }
     for (const auto& r : requests) {
       if (r.cmd->parsed()) {

@@ -195,8 +195,35 @@ Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std
     co_return Status(Code::kUnavailable, fmt::format("{}", fmt::join(failures, "; ")));
   }
 
-  Preflight pf{make_plan(manifest_, ref->to_string(), pinned, digest, observed, rollout_id)};
-  if (!pull || pf.plan.noop()) {
+  Preflight pf{make_plan(manifest_, ref->to_string(), pinned, digest, observed, rollout_id,
+                         options_.resume)};
+  if (pf.plan.noop()) {
+    co_return pf;
+  }
+  if (!pull) {
+    if (!options_.require_local_image) {
+      co_return pf;
+    }
+    // Returning to an earlier revision uses only what is on the hosts: check it is everywhere
+    // before touching anything.
+    std::vector<Task<Result<docker::ImageInfo>>> present;
+    std::vector<std::string> where;
+    for (const auto& b : pf.plan.batches) {
+      for (const auto& hp : b.hosts) {
+        where.push_back(hp.host);
+        present.push_back(binding(hp.host).engine->inspect_image(pinned));
+      }
+    }
+    auto found = co_await gather(std::move(present));
+    for (size_t i = 0; i < where.size(); ++i) {
+      if (!found[i]) {
+        failures.push_back(fmt::format("{}: {} is not on the host ({})", where[i], pinned,
+                                       found[i].status().message()));
+      }
+    }
+    if (!failures.empty()) {
+      co_return Status(Code::kNotFound, fmt::format("{}", fmt::join(failures, "; ")));
+    }
     co_return pf;
   }
 
@@ -298,11 +325,29 @@ Task<std::vector<health::Baseline>> Controller::measure_baseline(const Plan& pla
   // Two rounds at most: one failed probe on a healthy app should not brand it unhealthy, and a
   // fleet that is down should not delay the fix by more than one interval.
   std::vector<health::Baseline> out(hosts.size(), health::Baseline::kAbsent);
+  // On resume, the baseline is what was measured before the interrupted run touched anything:
+  // the previous container may be stopped now only because that run stopped it.
+  std::vector<bool> known(hosts.size(), false);
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    auto it = options_.baselines.find(hosts[i]->host);
+    if (it != options_.baselines.end()) {
+      for (auto b : {health::Baseline::kHealthy, health::Baseline::kUnhealthy,
+                     health::Baseline::kAbsent, health::Baseline::kUnknown}) {
+        if (it->second == health::to_string(b)) {
+          out[i] = b;
+          known[i] = true;
+        }
+      }
+      emit("baseline", hosts[i]->host,
+           fmt::format("baseline: {} (measured before the interrupted run)", it->second),
+           {{"baseline", it->second}, {"from", "journal"}});
+    }
+  }
   for (int round = 0; round < 2; ++round) {
     std::vector<Task<health::Observation>> obs;
     std::vector<size_t> index;
     for (size_t i = 0; i < hosts.size(); ++i) {
-      if (hosts[i]->current && out[i] != health::Baseline::kHealthy) {
+      if (hosts[i]->current && !known[i] && out[i] != health::Baseline::kHealthy) {
         index.push_back(i);
         obs.push_back(observe(binding(hosts[i]->host), hosts[i]->current->id));
       }
@@ -334,7 +379,7 @@ Task<std::vector<health::Baseline>> Controller::measure_baseline(const Plan& pla
     }
   }
   for (size_t i = 0; i < hosts.size(); ++i) {
-    if (!hosts[i]->current) {
+    if (!hosts[i]->current && !known[i]) {
       emit("baseline", hosts[i]->host, "baseline: no app container (first deploy)",
            {{"baseline", "absent"}});
     }
@@ -871,7 +916,8 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
                    options.image, hosts_.size()),
        {{"phase", "start"}, {"rollout", options.rollout_id}, {"image", options.image}});
 
-  auto pf = co_await preflight(options.image, options.rollout_id, /*pull=*/true);
+  auto pf = co_await preflight(options.image, options.rollout_id,
+                               /*pull=*/!options.require_local_image);
   if (!pf) {
     auto code =
         pf.status().code() == Code::kInvalidArgument ? ExitCode::kBadInput : ExitCode::kPreflight;
@@ -947,12 +993,33 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
         r->plan = hp;
         r->host = &binding(hp.host);
         r->baseline = baselines[k++];
+        // What an interrupted run already did to this host (resume): undo must know it.
+        r->stopped_old = r->renamed_old = hp.current_archived;
+        // A previous container that was healthy before the interrupted run and is stopped now
+        // was stopped by that run (killed between its stop and its restart): undo restarts it.
+        if (options.resume && hp.current && !hp.current_archived && !hp.current->running() &&
+            r->baseline == health::Baseline::kHealthy) {
+          r->stopped_old = true;
+        }
+        if (hp.mode == HostPlan::Mode::kAdopt) {
+          r->new_id = hp.adopt_id;
+        }
         runs.push_back(std::move(r));
       }
     }
   }
 
   std::vector<HostRun*> touched;
+  if (options.rollback_only) {
+    for (auto& r : runs) {
+      if (r->touched()) {
+        touched.push_back(r.get());
+      }
+    }
+    co_return finish(co_await roll_back(
+        touched, fmt::format("finishing the rollback of rollout {} that was interrupted",
+                             options.rollout_id)));
+  }
   size_t next = 0;
   for (const auto& b : plan.batches) {
     // Between batches is a safe point: nothing is in flight.

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,16 @@ struct ApplyOptions {
   // on_failure; such hosts are put back on their previous container and the rollout goes on.
   double max_failure_ratio = 0;
   std::string manifest_path;  // recorded in the journal, for resume
+
+  // Continue an interrupted rollout under its own id and revision (rollgate resume).
+  std::optional<ResumeOf> resume;
+  // Per-host baselines recorded before the interrupted run touched anything ("healthy", ...).
+  std::map<std::string, std::string> baselines;
+  // Do not pull: the image must already be on every host that changes (rollback to an earlier
+  // revision); pre-flight checks it and exits 6 otherwise.
+  bool require_local_image = false;
+  // Finish a rollback the interrupted run had decided: every host it touched goes back.
+  bool rollback_only = false;
 };
 
 class Controller {

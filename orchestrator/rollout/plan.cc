@@ -136,7 +136,7 @@ std::vector<AppContainer> containers_to_prune(const std::string& app,
 
 Plan make_plan(const manifest::Manifest& m, const std::string& image, const std::string& pinned,
                const std::string& digest, const std::vector<HostObservation>& observed,
-               const std::string& rollout_id) {
+               const std::string& rollout_id, const std::optional<ResumeOf>& resume) {
   Plan plan;
   plan.app = m.app;
   plan.image = image;
@@ -153,7 +153,7 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
       max_revision = std::max(max_revision, c.revision);
     }
   }
-  plan.revision = max_revision + 1;
+  plan.revision = resume ? resume->revision : max_revision + 1;
 
   const int stop_timeout_s = static_cast<int>(
       std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
@@ -162,6 +162,43 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
     HostPlan hp;
     hp.host = observed[i].host;
     hp.current = live_container(m.app, per_host[i]);
+    if (resume) {
+      // The rollback target an interrupted swap left behind: the newest earlier revision that
+      // is archived (stopped and renamed), not a failed one.
+      std::optional<AppContainer> archived;
+      for (const auto& c : per_host[i]) {
+        if (c.name != m.app && !c.failed() && c.revision < resume->revision) {
+          archived = c;
+          break;  // per_host is sorted newest first
+        }
+      }
+      if (hp.current && hp.current->rollout == resume->rollout_id && hp.current->digest == digest) {
+        hp.mode = HostPlan::Mode::kAdopt;
+        hp.adopt_id = hp.current->id;
+        const bool running = hp.current->running();
+        hp.current = archived;
+        hp.current_archived = archived.has_value();
+        hp.previous_name = archived ? archived->name : "";
+        if (!running) {
+          hp.actions.push_back(Action{Action::Type::kStart, m.app});
+        }
+        hp.actions.push_back(Action{Action::Type::kGate, m.app});
+        to_change.push_back(std::move(hp));
+        continue;
+      }
+      if (!hp.current && archived) {
+        hp.mode = HostPlan::Mode::kReplace;
+        hp.current = archived;
+        hp.current_archived = true;
+        hp.previous_name = archived->name;
+        hp.actions.push_back(Action{Action::Type::kCreate, m.app, "",
+                                    container_spec(m, pinned, digest, plan.revision, rollout_id)});
+        hp.actions.push_back(Action{Action::Type::kStart, m.app});
+        hp.actions.push_back(Action{Action::Type::kGate, m.app});
+        to_change.push_back(std::move(hp));
+        continue;
+      }
+    }
     if (hp.current && hp.current->digest == digest && hp.current->running()) {
       hp.mode = HostPlan::Mode::kUnchanged;
       plan.unchanged.push_back(std::move(hp));

@@ -60,11 +60,18 @@ std::string describe(const Action& a);
 
 struct HostPlan {
   std::string host;
-  enum class Mode { kFirstDeploy, kReplace, kUnchanged };
+  // kAdopt (resume only): the host already has this rollout's new container, created by the
+  // interrupted run; it is started if need be and gated, not recreated.
+  enum class Mode { kFirstDeploy, kReplace, kUnchanged, kAdopt };
   Mode mode = Mode::kReplace;
-  std::optional<AppContainer> current;  // the live container before the rollout
-  std::string previous_name;            // kReplace: the name the current container gets
-  std::vector<Action> actions;          // in order; ends with a kGate
+  std::optional<AppContainer> current;  // the rollback target: the live container before the
+                                        // rollout, or (current_archived) its archived copy
+  // The interrupted run already stopped and renamed the previous container: `current` is that
+  // archived container, and a rollback renames it back and starts it.
+  bool current_archived = false;
+  std::string previous_name;    // the name the rollback target has (or gets) while archived
+  std::string adopt_id;         // kAdopt: the new container's id
+  std::vector<Action> actions;  // in order; ends with a kGate
 };
 
 struct Batch {
@@ -84,10 +91,22 @@ struct Plan {
   bool noop() const { return batches.empty(); }
 };
 
+// Continuing an interrupted rollout (`rollgate resume`): the same id and revision, and every
+// host's state as the crash left it is adopted rather than redone (see make_plan).
+struct ResumeOf {
+  std::string rollout_id;
+  int revision = 0;
+};
+
 // REQUIRES: observed has one entry per manifest host, in manifest order.
+// With `resume`, per host, level-triggered from what the engines report:
+//   live <app> is this rollout's container      -> kAdopt (start if needed, gate)
+//   no live <app>, an archived earlier revision -> create + start + gate, that archive being the
+//                                                 rollback target (it was stopped and renamed)
+//   otherwise                                   -> as a fresh plan
 Plan make_plan(const manifest::Manifest& m, const std::string& image, const std::string& pinned,
                const std::string& digest, const std::vector<HostObservation>& observed,
-               const std::string& rollout_id);
+               const std::string& rollout_id, const std::optional<ResumeOf>& resume = {});
 
 // The ContainerSpec for the new revision on one host (labels, ports, env, restart, ...).
 docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::string& pinned,

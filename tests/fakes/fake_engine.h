@@ -19,6 +19,9 @@
 
 namespace orch::testing {
 
+// Thrown by every FakeEngine call once the world's kill_at call is reached.
+struct Killed {};
+
 struct FakeWorld {
   std::map<std::string, std::string> registry;      // "repo:tag" -> "sha256:..."
   std::set<std::string> crash_digests;              // containers exit 1 right after start
@@ -29,6 +32,10 @@ struct FakeWorld {
   // Containers of these digests exit with code 1 this long after they start (needs `clock`).
   std::map<std::string, std::chrono::milliseconds> exit_after;
   const Clock* clock = nullptr;
+  // kill -9 at call N (1-based): that call and every later one throw Killed, so the engines
+  // keep exactly the state the process left behind.
+  int kill_at = 0;
+  bool killed = false;
   int calls = 0;                     // every Engine call so far, all hosts
   int fail_at = 0;                   // 1-based call number to fail; 0: never
   std::vector<std::string> log;      // "h1 create web", ...
@@ -331,6 +338,10 @@ class FakeEngine final : public docker::Engine {
   Status enter(const std::string& what) {
     settle();
     ++world_.calls;
+    if (world_.killed || world_.calls == world_.kill_at) {
+      world_.killed = true;
+      throw Killed{};
+    }
     world_.log.push_back(host_ + " " + what);
     if (world_.after_call) {
       world_.after_call();
