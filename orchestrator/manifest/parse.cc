@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -22,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <span>
+#include <sstream>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -1133,6 +1136,49 @@ Json resolve_plain_scalar(const std::string& s) {
   return s;
 }
 
+// True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
+// JSON, and so the engine's API, carries only UTF-8: a YAML scalar that is not must be refused
+// here, with its path, instead of failing later when the create body is serialised.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int extra = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) {
+      return false;  // truncated sequence
+    }
+    for (int k = 1; k <= extra; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
 class YamlToJson {
  public:
   explicit YamlToJson(std::vector<FieldError>& errors) : errors_(errors) {}
@@ -1159,6 +1205,11 @@ class YamlToJson {
       case YAML::NodeType::Null:
         return nullptr;
       case YAML::NodeType::Scalar: {
+        if (!valid_utf8(node.Scalar())) {
+          errors_.push_back(
+              {path, "not valid UTF-8 (line " + std::to_string(node.Mark().line + 1) + ")"});
+          return nullptr;
+        }
         // "!" marks quoted and block scalars; !!str is an explicit string. Both stay strings.
         const std::string& tag = node.Tag();
         if (tag == "!" || tag == "tag:yaml.org,2002:str") {
@@ -1183,6 +1234,11 @@ class YamlToJson {
             continue;
           }
           const std::string& key = kv.first.Scalar();
+          if (!valid_utf8(key)) {
+            errors_.push_back({path, "a map key is not valid UTF-8 (line " +
+                                         std::to_string(kv.first.Mark().line + 1) + ")"});
+            continue;
+          }
           std::string p = key_path(path, key);
           if (out.contains(key)) {
             errors_.push_back({p, "duplicate key " + quote(key) + " (line " +
@@ -1211,19 +1267,63 @@ std::string at_mark(const YAML::Mark& mark) {
          std::to_string(mark.column + 1);
 }
 
+// Counts the events of one document; nothing else.
+struct DocumentCounter final : YAML::EventHandler {
+  int events = 0;
+  void OnDocumentStart(const YAML::Mark&) override { ++events; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { ++events; }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { ++events; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    ++events;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    ++events;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    ++events;
+  }
+  void OnMapEnd() override {}
+};
+
 std::optional<Json> parse_yaml(const std::string& text, std::vector<FieldError>& errors) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.size() > 1) {
-      errors.push_back({"", "expected one YAML document, found " + std::to_string(docs.size()) +
-                                " (remove the extra '---')"});
-      return std::nullopt;
-    }
-    if (docs.empty()) {
-      return Json(nullptr);
+    // Count documents with the event parser, stopping at two. yaml-cpp 0.7's LoadAll() loops
+    // forever, allocating, on some inputs (e.g. `"",`), so it is never called; a "document"
+    // that yields no events is that same malformed input.
+    {
+      std::istringstream in(text);
+      YAML::Parser parser(in);
+      DocumentCounter counter;
+      int documents = 0;
+      while (documents < 2) {
+        counter.events = 0;
+        if (!parser.HandleNextDocument(counter)) {
+          break;
+        }
+        if (counter.events == 0) {
+          errors.push_back({"",
+                            "invalid YAML: a document without content (stray quote or "
+                            "comma?)"});
+          return std::nullopt;
+        }
+        ++documents;
+      }
+      if (documents > 1) {
+        errors.push_back(
+            {"", "expected one YAML document, found 2 or more (remove the extra '---')"});
+        return std::nullopt;
+      }
+      if (documents == 0) {
+        return Json(nullptr);
+      }
     }
     YamlToJson converter(errors);
-    Json doc = converter.convert(docs.front(), "", 0);
+    Json doc = converter.convert(YAML::Load(text), "", 0);
     if (!errors.empty()) {
       return std::nullopt;
     }

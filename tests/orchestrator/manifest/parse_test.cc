@@ -681,3 +681,45 @@ TEST_CASE("load_manifest reports unreadable files", "[manifest]") {
 
 }  // namespace
 }  // namespace orch::manifest
+
+// Found by fuzz/manifest_fuzz: yaml-cpp's LoadAll() loops forever, allocating, on these.
+TEST_CASE("stray quotes and commas are one whole-document error, promptly", "[parse][fuzz]") {
+  auto text = GENERATE(as<std::string>{}, "\"\",", "'',", "\"x\",", "\"x\", y", "[1],");
+  CAPTURE(text);
+  auto r = orch::manifest::parse_manifest(text, orch::manifest::Format::kYaml);
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].path.empty());
+}
+
+// Found by fuzz/manifest_fuzz: invalid UTF-8 passed YAML validation and later made the create
+// body's JSON serialisation throw mid-rollout.
+TEST_CASE("YAML scalars and keys must be valid UTF-8", "[parse][fuzz]") {
+  const std::string base =
+      "app: web\nimage: reg/web:1\nhosts:\n  - {name: h1, engine: \"unix:///s\"}\n";
+  struct Case {
+    std::string yaml;
+    std::string path;
+  };
+  auto c = GENERATE(values<Case>({
+      {"container: {env: {K: \"a\xff\xfe"
+       "b\"}}\n",
+       "container.env.K"},
+      {"container: {labels: {team: \"\xc3\"}}\n", "container.labels.team"},
+      {"container: {command: [\"\xed\xa0\x80\"]}\n", "container.command[0]"},
+      {"container: {env: {\"K\xff\": v}}\n", "container.env"},
+  }));
+  auto r = orch::manifest::parse_manifest(base + c.yaml, orch::manifest::Format::kYaml);
+  REQUIRE_FALSE(r.ok());
+  bool named = false;
+  for (const auto& e : r.errors) {
+    named = named || (e.path == c.path && e.message.find("UTF-8") != std::string::npos);
+  }
+  INFO(r.errors.front().to_string());
+  CHECK(named);
+  // Valid multi-byte text still passes.
+  CHECK(orch::manifest::parse_manifest(
+            base + "container: {env: {K: \"h\xc3\xa9llo \xe2\x82\xac\"}}\n",
+            orch::manifest::Format::kYaml)
+            .ok());
+}
