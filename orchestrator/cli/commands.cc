@@ -281,6 +281,26 @@ Result<std::string> app_state_dir(const CommonOptions& o, const std::string& app
   return dir;
 }
 
+// The manifest and the app's state directory, or nullopt after saying why on stderr.
+struct AppContext {
+  manifest::Manifest m;
+  std::string dir;
+};
+
+std::optional<AppContext> load_app(const CommonOptions& o) {
+  auto m = load(o);
+  if (!m) {
+    return std::nullopt;
+  }
+  auto dir = app_state_dir(o, m->app);
+  if (!dir) {
+    std::fprintf(stderr, "rollgate: state directory: %s; nothing was changed\n",
+                 dir.status().message().c_str());
+    return std::nullopt;
+  }
+  return AppContext{std::move(*m), std::move(*dir)};
+}
+
 long long unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -462,15 +482,12 @@ std::optional<int> prepare_resume_run(const manifest::Manifest& m, const journal
 }  // namespace
 
 int resume(const CommonOptions& o) {
-  {
-    auto m = load(o);
-    if (!m) {
-      return code(ExitCode::kBadInput);
-    }
-    auto dir = app_state_dir(o, m->app);
-    if (dir && running_apply(*dir)) {
-      return request(o, "resume");
-    }
+  auto app = load_app(o);
+  if (!app) {
+    return code(ExitCode::kBadInput);
+  }
+  if (running_apply(app->dir)) {
+    return request(o, "resume");
   }
   return run_apply(
       o, [](const manifest::Manifest& m, Fleet&, const journal::Journal& j,
@@ -478,15 +495,12 @@ int resume(const CommonOptions& o) {
 }
 
 int rollback(const CommonOptions& o, int to_revision) {
-  {
-    auto m = load(o);
-    if (!m) {
-      return code(ExitCode::kBadInput);
-    }
-    auto dir = app_state_dir(o, m->app);
-    if (dir && running_apply(*dir) && to_revision == 0) {
-      return request(o, "rollback");
-    }
+  auto app = load_app(o);
+  if (!app) {
+    return code(ExitCode::kBadInput);
+  }
+  if (to_revision == 0 && running_apply(app->dir)) {
+    return request(o, "rollback");
   }
   return run_apply(
       o,
@@ -567,15 +581,12 @@ int rollback(const CommonOptions& o, int to_revision) {
 }
 
 int request(const CommonOptions& o, const std::string& command) {
-  auto m = load(o);
-  if (!m) {
+  auto app = load_app(o);
+  if (!app) {
     return code(ExitCode::kBadInput);
   }
-  auto dir = app_state_dir(o, m->app);
-  if (!dir) {
-    std::fprintf(stderr, "rollgate: state directory: %s\n", dir.status().message().c_str());
-    return code(ExitCode::kBadInput);
-  }
+  const auto* m = &app->m;
+  const auto* dir = &app->dir;
   auto pid = running_apply(*dir);
   if (!pid) {
     std::fprintf(stderr,
@@ -595,15 +606,12 @@ int request(const CommonOptions& o, const std::string& command) {
 }
 
 int history(const CommonOptions& o) {
-  auto m = load(o);
-  if (!m) {
+  auto app = load_app(o);
+  if (!app) {
     return code(ExitCode::kBadInput);
   }
-  auto dir = app_state_dir(o, m->app);
-  if (!dir) {
-    std::fprintf(stderr, "rollgate: state directory: %s\n", dir.status().message().c_str());
-    return code(ExitCode::kBadInput);
-  }
+  const auto* m = &app->m;
+  const auto* dir = &app->dir;
   auto records = journal::read_records(*dir + "/journal.log");
   if (!records) {
     std::fprintf(stderr, "rollgate history: %s\n", records.status().message().c_str());
