@@ -47,6 +47,7 @@ class ExecProbe final : public Probe {
     r.latency = detail::elapsed_since(start);
     switch (out.kind) {
       case ExecOutcome::Kind::kExited: {
+        r.reached = true;
         r.outcome = out.exit_code == 0 ? ProbeResult::Outcome::kPass : ProbeResult::Outcome::kFail;
         r.detail = "exec exited with code " + std::to_string(out.exit_code) + " in " +
                    detail::format_latency(r.latency);

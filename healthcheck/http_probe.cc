@@ -95,6 +95,7 @@ class HttpProbe final : public Probe {
         co_return *failed;
       }
       ProbeResult r = co_await exchange(stream, target, start);
+      r.reached = true;
       boost::system::error_code ignored;
       stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
       co_return r;
@@ -119,11 +120,14 @@ class HttpProbe final : public Probe {
     auto [hec] = co_await stream.async_handshake(net::ssl::stream_base::client,
                                                  net::as_tuple(net::use_awaitable));
     if (hec) {
-      co_return detail::failure(
+      ProbeResult failed = detail::failure(
           "https", "TLS handshake with " + detail::endpoint_text(target.address, config_.port), hec,
           config_.timeout, start);
+      failed.reached = true;
+      co_return failed;
     }
     ProbeResult r = co_await exchange(stream, target, start);
+    r.reached = true;
     // No TLS close_notify: the request said "Connection: close", and waiting for the peer's
     // close_notify could only cost time. Closing the socket is enough for a probe.
     boost::system::error_code ignored;

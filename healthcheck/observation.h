@@ -26,6 +26,10 @@ struct ProbeResult {
   Outcome outcome = Outcome::kFail;
   std::string detail;  // "HTTP 503 in 4 ms", "connect: connection refused"
   Millis latency{0};
+  // The probe reached the app: a TCP connection was established (an HTTP answer, a TLS
+  // handshake, an accepted connect) or the exec ran. A failure that never reached the app says
+  // nothing about it when the engine cannot be reached either: the host may be cut off.
+  bool reached = false;
 };
 
 // What the engine says about a container, as far as health is concerned.

@@ -29,6 +29,7 @@ class TcpProbe final : public Probe {
     ProbeResult r;
     r.probe = "tcp";
     r.outcome = ProbeResult::Outcome::kPass;
+    r.reached = true;
     r.latency = detail::elapsed_since(start);
     r.detail = "TCP connect " + detail::endpoint_text(target.address, config_.port) + " in " +
                detail::format_latency(r.latency);

@@ -49,7 +49,9 @@ std::optional<std::string> immediate_failure(const ContainerStatus& c, int first
   // probes may even pass; the rising restart count is what gives the loop away.
   int restarts = c.restart_count - first_restart_count;
   if (restarts > 0) {
-    return "restarted " + std::to_string(restarts) + (restarts == 1 ? " time" : " times") +
+    // The engine keeps the last exit code while it restarts the container: say it.
+    return (c.exit_code != 0 ? "exited with code " + std::to_string(c.exit_code) + " and " : "") +
+           "restarted " + std::to_string(restarts) + (restarts == 1 ? " time" : " times") +
            " (crash loop)";
   }
   if (c.restarting) {
@@ -96,6 +98,12 @@ RoundOutcome classify_round(const Observation& obs, bool require_docker_healthy)
   bool all_pass = true;
   for (const auto& p : obs.probes) {
     if (p.outcome == Outcome::kFail) {
+      // Engine unreachable and the app not reached either: the host may be cut off from
+      // rollgate, so this failure is missing data, not evidence (never roll back on it).
+      if (!obs.container && !p.reached) {
+        all_pass = false;
+        continue;
+      }
       return RoundOutcome::kFail;
     }
     if (p.outcome != Outcome::kPass) {
@@ -118,8 +126,9 @@ bool is_blind(const Observation& obs) {
   if (obs.container) {
     return false;
   }
-  return std::all_of(obs.probes.begin(), obs.probes.end(),
-                     [](const ProbeResult& p) { return p.outcome == Outcome::kUnobservable; });
+  return std::all_of(obs.probes.begin(), obs.probes.end(), [](const ProbeResult& p) {
+    return p.outcome == Outcome::kUnobservable || (p.outcome == Outcome::kFail && !p.reached);
+  });
 }
 
 Baseline baseline_from(const Observation& obs, bool require_docker_healthy) {

@@ -3,8 +3,10 @@
 // One Tracker per (host, new container). The controller probes every `interval`, feeds each
 // Observation in order, and asks verdict(now). Rules, in order of precedence:
 //   1. Unknown: the latest observation has no container status (engine unreachable) AND no
-//      probe passed or failed (all unobservable, or no probes). Missing data is never treated
-//      as failure. (Also Unknown: no observation at all by healthy_deadline.)
+//      probe passed or failed having reached the app (each is unobservable, or failed without
+//      a connection: refused, timed out; or there are no probes). A host cut off from rollgate
+//      looks exactly like that, so missing data is never treated as failure. (Also Unknown:
+//      no observation at all by healthy_deadline.)
 //   2. Failing, immediately: the container is gone, exited/dead, OOM-killed, or its restart
 //      count rose since the first observation (a crash loop, even if HTTP passes in between),
 //      or it is in the "restarting" state, or Docker reports its HEALTHCHECK "unhealthy".

@@ -390,12 +390,13 @@ class FakeAppProbe final : public health::Probe {
         auto on = world_.unhealthy_on.find(t.host);
         if (world_.unhealthy_digests.count(c.digest) ||
             (on != world_.unhealthy_on.end() && on->second == c.digest)) {
-          co_return health::ProbeResult{"http", Outcome::kFail, "HTTP 500 (expected 200)", {}};
+          co_return health::ProbeResult{
+              "http", Outcome::kFail, "HTTP 500 (expected 200)", {}, true};
         }
         if (world_.slow_digests.count(c.digest)) {
           co_return health::ProbeResult{"http", Outcome::kFail, "connection refused", {}};
         }
-        co_return health::ProbeResult{"http", Outcome::kPass, "HTTP 200", {}};
+        co_return health::ProbeResult{"http", Outcome::kPass, "HTTP 200", {}, true};
       }
     }
     co_return health::ProbeResult{"http", Outcome::kFail, "connection refused", {}};

@@ -144,6 +144,9 @@ TEST_CASE("HTTP probe: 200 passes, then the same app's 503 fails", "[probe][http
   CHECK_THAT(second.detail, Contains(": warming up"));
   CHECK_THAT(second.detail, !Contains("second line"));
   CHECK(server.flips() == 2);
+  // Both answers came from the app: it was reached, whatever it said.
+  CHECK(first.reached);
+  CHECK(second.reached);
 }
 
 TEST_CASE("HTTP probe: a status outside the expected list fails and lists them", "[probe][http]") {
@@ -193,6 +196,7 @@ TEST_CASE("HTTP probe: a refused connection fails", "[probe][http]") {
   ProbeResult r = run(*probe);
   CHECK(r.outcome == Outcome::kFail);
   CHECK(r.detail == "connect 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+  CHECK_FALSE(r.reached);
 }
 
 TEST_CASE("HTTP probe: an app that does not answer in time fails", "[probe][http]") {

@@ -29,11 +29,14 @@ ContainerStatus exited(int code) {
   return c;
 }
 
-ProbeResult http(Outcome o, std::string detail) {
+// An HTTP probe result; it reached the app when it got an answer (passed, or failed with a
+// status), not when the connection itself failed.
+ProbeResult http(Outcome o, std::string detail, bool reached = true) {
   ProbeResult p;
   p.probe = "http";
   p.outcome = o;
   p.detail = std::move(detail);
+  p.reached = reached && o != Outcome::kUnobservable;
   return p;
 }
 
@@ -361,6 +364,7 @@ TEST_CASE("classify_round, is_blind and baseline_from", "[tracker][baseline]") {
   const ProbeResult pass = http(Outcome::kPass, kOk);
   const ProbeResult fail = http(Outcome::kFail, kBusy);
   const ProbeResult dark = http(Outcome::kUnobservable, kNoRoute);
+  const ProbeResult cut = http(Outcome::kFail, "timed out after 2s (connect)", false);
   struct Row {
     std::string name;
     Observation o;
@@ -384,6 +388,11 @@ TEST_CASE("classify_round, is_blind and baseline_from", "[tracker][baseline]") {
        Baseline::kHealthy},
       {"engine unreachable, probe fails", obs(0, std::nullopt, {fail}), RoundOutcome::kFail, false,
        Baseline::kUnhealthy},
+      // A host cut off from rollgate: neither the engine nor the app answers. Missing data.
+      {"engine unreachable, probe cannot connect", obs(0, std::nullopt, {cut}),
+       RoundOutcome::kUnobservable, true, Baseline::kUnknown},
+      {"engine reachable, probe cannot connect", obs(0, running(), {cut}), RoundOutcome::kFail,
+       false, Baseline::kUnhealthy},
       {"engine unreachable, one passes one unobservable", obs(0, std::nullopt, {pass, dark}),
        RoundOutcome::kUnobservable, false, Baseline::kUnknown},
       {"running, probe unobservable", obs(0, running(), {dark}), RoundOutcome::kUnobservable, false,
