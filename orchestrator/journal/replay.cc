@@ -151,6 +151,11 @@ std::vector<HistoryRow> history(const std::vector<RolloutRecord>& rollouts) {
   std::vector<HistoryRow> rows;
   rows.reserve(rollouts.size());
   for (const auto& r : rollouts) {
+    // Records outside any rollout (e.g. `rollgate unlock --force` journals a takeover under
+    // its own id) are not rollouts.
+    if (!r.start && !r.end) {
+      continue;
+    }
     HistoryRow row;
     row.rollout = r.rollout;
     if (r.start) {

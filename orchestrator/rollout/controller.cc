@@ -84,6 +84,7 @@ struct Controller::HostRun {
   std::optional<health::Tracker> tracker;
   health::Verdict verdict = health::Verdict::kPending;
   bool reverted = false;  // put back on its previous container (budget, interrupt, rollback)
+  int batch = 0;          // the plan's batch index (1-based)
 
   bool touched() const { return stopped_old || renamed_old || !new_id.empty(); }
 };
@@ -722,11 +723,24 @@ Task<Status> Controller::restore_host(HostRun* r) {
     if (st) {
       st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
         auto renamed = co_await engine->rename_container(r->new_id, failed_name);
-        // A retry after a rename that took effect but whose answer was lost.
         if (!renamed) {
+          // A retry after a rename that took effect but whose answer was lost.
           auto info = co_await engine->inspect_container(r->new_id);
           if (info && info->name == failed_name) {
             co_return Status::ok();
+          }
+          // The name is held by an older failed container of the same revision (an earlier,
+          // interrupted attempt at this rollout): it is junk kept for inspection; the newer
+          // one replaces it.
+          if (renamed.code() == Code::kConflict) {
+            auto holder = co_await engine->inspect_container(failed_name);
+            if (holder && holder->id != r->new_id && !holder->state.running &&
+                holder->labels.count(kLabelApp) && holder->labels.at(kLabelApp) == manifest_.app) {
+              auto removed = co_await engine->remove_container(holder->id, true);
+              if (removed) {
+                co_return co_await engine->rename_container(r->new_id, failed_name);
+              }
+            }
           }
         }
         co_return renamed;
@@ -832,11 +846,26 @@ Task<Outcome> Controller::roll_back(std::vector<HostRun*> touched, std::string w
     }
     undo.push_back(r);
   }
-  auto problems = co_await restore(undo);
-  if (!problems.empty()) {
-    co_return Outcome{ExitCode::kInternal,
-                      fmt::format("rollback incomplete: {} (rolling back because {})",
-                                  fmt::join(problems, "; "), why)};
+  // Like a rolling update in reverse: the batch in flight first, then each earlier batch, each
+  // restored and gated before the next, so no more hosts are down at once than one batch.
+  // A batch that cannot be restored stops the rollback there: the fleet is consistent per host
+  // and journaled, and `rollgate rollback` (or resume) finishes it.
+  std::stable_sort(undo.begin(), undo.end(),
+                   [](const HostRun* a, const HostRun* b) { return a->batch > b->batch; });
+  for (size_t i = 0; i < undo.size();) {
+    std::vector<HostRun*> batch;
+    const int index = undo[i]->batch;
+    while (i < undo.size() && undo[i]->batch == index) {
+      batch.push_back(undo[i++]);
+    }
+    auto problems = co_await restore(batch);
+    if (!problems.empty()) {
+      co_return Outcome{
+          ExitCode::kPaused,
+          fmt::format("rollback incomplete: {}; run rollgate rollback -f MANIFEST to finish it "
+                      "(rolling back because {})",
+                      fmt::join(problems, "; "), why)};
+    }
   }
   std::string note;
   if (!kept_new.empty()) {
@@ -991,6 +1020,7 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
       for (const auto& hp : b.hosts) {
         auto r = std::make_unique<HostRun>();
         r->plan = hp;
+        r->batch = b.index;
         r->host = &binding(hp.host);
         r->baseline = baselines[k++];
         // What an interrupted run already did to this host (resume): undo must know it.

@@ -1,5 +1,7 @@
 #include "orchestrator/rollout/resume.h"
 
+#include <algorithm>
+
 namespace orch::rollout {
 
 bool resumable(const journal::RolloutRecord& r) {
@@ -16,9 +18,12 @@ void prepare_resume(const journal::RolloutRecord& r, ApplyOptions& options) {
       options.baselines[h.host] = *h.baseline;
     }
   }
-  // A rollback that was decided but not finished is finished, not turned into a rollout. (A
-  // paused end after a rollback decision cannot happen: rollbacks end rolled_back or failed.)
-  options.rollback_only = !r.end && !r.decisions.empty() && r.decisions.back().action == "rollback";
+  // A rollback that was decided is finished, never turned back into a rollout: once any
+  // decision said rollback (the gates that verify restored hosts decide "continue" after it),
+  // the rollout's direction is back. An incomplete rollback ends paused, so it lands here too.
+  options.rollback_only =
+      std::any_of(r.decisions.begin(), r.decisions.end(),
+                  [](const journal::DecisionRecord& d) { return d.action == "rollback"; });
 }
 
 }  // namespace orch::rollout

@@ -17,7 +17,8 @@ namespace orch::rollout {
 bool resumable(const journal::RolloutRecord& r);
 
 // Fills `options` to continue `r` under its own id and revision: image = its pinned digest,
-// baselines from the journal, and rollback_only when a rollback was decided but not finished.
+// baselines from the journal, and rollback_only when a rollback was decided (finished only when the
+// rollout ended rolled_back, which is not resumable).
 // REQUIRES: resumable(r).
 void prepare_resume(const journal::RolloutRecord& r, ApplyOptions& options);
 

@@ -183,3 +183,17 @@ TEST_CASE("a record missing a field fails replay with its offset", "[replay]") {
 
 }  // namespace
 }  // namespace orch::journal
+
+namespace orch::journal {
+namespace {
+
+TEST_CASE("an unlock's takeover record is not a rollout in the history", "[replay]") {
+  Journal j = two_rollouts();
+  REQUIRE(j.append(LockTakeoverRecord{"unlock", kT0 + 100s, "alice pid 1", "bob pid 2"}));
+  auto rows = history(replay(j.records()).value());
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1].rollout == "r2");
+}
+
+}  // namespace
+}  // namespace orch::journal

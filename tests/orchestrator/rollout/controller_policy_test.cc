@@ -280,3 +280,43 @@ TEST_CASE("the journal records intents before outcomes, decisions and the end", 
 
 }  // namespace
 }  // namespace orch::rollout
+
+namespace orch::rollout {
+namespace {
+
+TEST_CASE("a rollback restores one batch at a time, the batch in flight first", "[controller]") {
+  Fleet f(3);
+  f.world.unhealthy_on = {{"h3", kV2}};  // h1 and h2 pass, h3 fails: all three go back
+  int worst = 0;
+  f.world.after_call = [&] {
+    int down = 0;
+    for (const auto& e : f.engines) {
+      const auto* c = e->find("web");
+      down += !(c && c->status == "running");
+    }
+    worst = std::max(worst, down);
+  };
+  auto out = f.apply("v2");
+  CHECK(out.code == ExitCode::kRolledBack);
+  CHECK(worst <= 1);
+  for (int h = 0; h < 3; ++h) {
+    CHECK(f.runs(h, kV1));
+  }
+}
+
+TEST_CASE("a rollback replaces an older failed container of the same revision", "[controller]") {
+  Fleet f(1);
+  // An earlier attempt left a failed container under the name this rollout's (revision 2)
+  // failed container will need. (On resume the revision is fixed, so the names meet.)
+  f.engines[0]->seed("web-r2-failed", kRepo + "@" + kV2, 1, "web", "exited");
+  f.world.unhealthy_on = {{"h1", kV2}};
+  auto out = f.apply("v2");
+  CHECK(out.code == ExitCode::kRolledBack);
+  CHECK(f.runs(0, kV1));
+  const auto* failed = f.engines[0]->find("web-r2-failed");
+  REQUIRE(failed);
+  CHECK(failed->labels.at("rollgate.rollout") == "r-test");
+}
+
+}  // namespace
+}  // namespace orch::rollout
