@@ -34,6 +34,7 @@
 #include "orchestrator/rollout/control.h"
 #include "orchestrator/rollout/controller.h"
 #include "orchestrator/rollout/engine_exec.h"
+#include "orchestrator/rollout/lock.h"
 #include "orchestrator/rollout/plan.h"
 #include "orchestrator/rollout/resume.h"
 
@@ -114,6 +115,7 @@ T run(Fleet& fleet, Task<T> task) {
       out.emplace(std::move(value));
     }
   });
+  fleet.io.restart();  // the fleet's io_context serves several runs in one command
   fleet.io.run();
   if (error) {
     std::rethrow_exception(error);
@@ -314,7 +316,16 @@ std::optional<pid_t> running_apply(const std::string& dir) {
   if (!(in >> pid) || pid <= 0) {
     return std::nullopt;
   }
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) {
+  // Alive means: the process exists, is not a zombie (a parent that never reaps it keeps the
+  // pid), and is a rollgate (the pid was not reused by something else).
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return std::nullopt;
+  }
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z' ||
+      line.find("(rollgate)") == std::string::npos) {
     return std::nullopt;
   }
   return static_cast<pid_t>(pid);
@@ -393,6 +404,48 @@ int run_apply(const CommonOptions& o, const Prepare& prepare) {
   }
   const std::string rollout_id = options.rollout_id;
 
+  // One rollout per app across machines: the lock lives on the manifest's first host (by name)
+  // as a labelled container (rollout/lock.h). Taken before pre-flight, so two applies never
+  // pull or plan at the same time; released whatever the outcome. (Before the signal handlers
+  // are armed: a pending signal wait would keep this run's io_context from returning.)
+  auto lock_on = rollout::lock_host(*m);
+  docker::Engine* lock_engine = nullptr;
+  for (const auto& b : fleet->bindings) {
+    if (lock_on && b.name == *lock_on) {
+      lock_engine = b.engine;
+    }
+  }
+  if (!lock_engine) {
+    std::fprintf(stderr, "rollgate: no host to hold the lock\n");
+    return code(ExitCode::kBadInput);
+  }
+  auto lock = run(*fleet, [&]() -> Task<Result<rollout::LockHandle>> {
+    auto image = co_await rollout::lock_image(*lock_engine, m->app, options.image);
+    if (!image) {
+      co_return image.status();
+    }
+    rollout::LockRequest request{m->app, rollout::local_holder(), rollout_id, o.lock_lease, *image};
+    co_return co_await rollout::acquire(*lock_engine, std::move(request), clock, o.lock_wait);
+  }());
+  if (!lock) {
+    const bool held = lock.status().code() == Code::kConflict;
+    std::fprintf(stderr, "rollgate: %s%s; nothing was changed\n", lock.status().message().c_str(),
+                 held ? fmt::format("; wait with --lock-wait DURATION, or if the holder is dead: "
+                                    "rollgate unlock -f {} --force",
+                                    o.manifest_path)
+                            .c_str()
+                      : "");
+    return code(held ? ExitCode::kLocked : ExitCode::kPreflight);
+  }
+  if (lock->taken_over) {
+    const auto now = std::chrono::system_clock::now();
+    std::fprintf(stderr, "rollgate: took over an expired lock: %s\n",
+                 lock->taken_over->describe(now).c_str());
+    (void)journal->append(journal::LockTakeoverRecord{
+        rollout_id, now, lock->taken_over->holder + " (rollout " + lock->taken_over->rollout + ")",
+        rollout::local_holder()});
+  }
+
   // SIGINT/SIGTERM (a CI abort): the first finishes or reverts the batch in flight and exits 4;
   // a second stops at once. The journal is fsynced record by record, so it is consistent either
   // way; the second signal adds an end record saying so.
@@ -425,12 +478,68 @@ int run_apply(const CommonOptions& o, const Prepare& prepare) {
   auto outcome = run(*fleet, [&]() -> Task<rollout::Outcome> {
     auto out = co_await controller.apply(std::move(options));
     signals.cancel();
+    auto released = co_await rollout::release(*lock_engine, *lock);
+    if (!released) {
+      std::fprintf(stderr, "rollgate: warning: releasing the lock: %s\n",
+                   released.message().c_str());
+    }
     co_return out;
   }());
   if (o.output != "json") {
     std::printf("\nrollgate: exit %d: %s\n", code(outcome.code), outcome.summary.c_str());
   }
   return code(outcome.code);
+}
+
+int unlock(const CommonOptions& o, bool force) {
+  auto app = load_app(o);
+  if (!app) {
+    return code(ExitCode::kBadInput);
+  }
+  auto fleet = connect(app->m);
+  if (!fleet) {
+    return code(ExitCode::kBadInput);
+  }
+  auto lock_on = rollout::lock_host(app->m);
+  docker::Engine* engine = nullptr;
+  for (const auto& b : fleet->bindings) {
+    if (lock_on && b.name == *lock_on) {
+      engine = b.engine;
+    }
+  }
+  if (!engine) {
+    std::fprintf(stderr, "rollgate unlock: no host to hold the lock\n");
+    return code(ExitCode::kBadInput);
+  }
+  const auto now = std::chrono::system_clock::now();
+  if (!force) {
+    auto info = run(*fleet, rollout::inspect_lock(*engine, app->m.app));
+    if (!info) {
+      std::printf(
+          "%s: %s\n", app->m.app.c_str(),
+          info.status().code() == Code::kNotFound ? "not locked" : info.status().message().c_str());
+      return info.status().code() == Code::kNotFound ? 0 : code(ExitCode::kPreflight);
+    }
+    std::printf(
+        "%s is locked on %s: %s\nTo remove it (only if that holder is dead): rollgate "
+        "unlock -f %s --force\n",
+        app->m.app.c_str(), info->host.c_str(), info->describe(now).c_str(),
+        o.manifest_path.c_str());
+    return code(ExitCode::kLocked);
+  }
+  auto removed = run(*fleet, rollout::force_unlock(*engine, app->m.app));
+  if (!removed) {
+    std::fprintf(stderr, "rollgate unlock: %s\n", removed.status().message().c_str());
+    return removed.status().code() == Code::kNotFound ? 0 : code(ExitCode::kPreflight);
+  }
+  auto journal = journal::Journal::open(app->dir + "/journal.log");
+  if (journal) {
+    (void)journal->append(journal::LockTakeoverRecord{"unlock", now, removed->describe(now),
+                                                      rollout::local_holder()});
+  }
+  std::printf("removed the lock of %s on %s: %s\n", app->m.app.c_str(), removed->host.c_str(),
+              removed->describe(now).c_str());
+  return 0;
 }
 
 int apply(const CommonOptions& o, const std::string& image_override) {
@@ -449,10 +558,16 @@ namespace {
 // The newest rollout in the journal, if any.
 std::optional<journal::RolloutRecord> last_rollout(const journal::Journal& j) {
   auto rollouts = journal::replay(j.records());
-  if (!rollouts || rollouts->empty()) {
+  if (!rollouts) {
     return std::nullopt;
   }
-  return rollouts->back();
+  // The newest group that is a rollout (an unlock's takeover record is not).
+  for (auto it = rollouts->rbegin(); it != rollouts->rend(); ++it) {
+    if (it->start || it->end) {
+      return *it;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -462,14 +577,16 @@ namespace {
 std::optional<int> prepare_resume_run(const manifest::Manifest& m, const journal::Journal& j,
                                       rollout::ApplyOptions& options) {
   auto last = last_rollout(j);
+  if (last && last->end && !rollout::resumable(*last)) {
+    // Already over (e.g. killed just after its end record): report how it ended, with its code,
+    // so that `apply || resume` in CI still tells what happened.
+    std::printf("nothing to resume: rollout %s of %s already ended %s: %s\n", last->rollout.c_str(),
+                m.app.c_str(), journal::result_name(last->end->result), last->end->summary.c_str());
+    return last->end->exit_code;
+  }
   if (!last || !rollout::resumable(*last)) {
-    std::string why = "the journal has no rollout";
-    if (last) {
-      why = "the last rollout " + last->rollout + " ended " +
-            (last->end ? journal::result_name(last->end->result) : "before it started");
-    }
     std::fprintf(stderr, "rollgate resume: nothing to resume for %s: %s\n", m.app.c_str(),
-                 why.c_str());
+                 !last ? "the journal has no rollout" : "the last rollout never started");
     return code(ExitCode::kBadInput);
   }
   rollout::prepare_resume(*last, options);
@@ -526,7 +643,6 @@ int rollback(const CommonOptions& o, int to_revision) {
               }
               co_return co_await rollout::gather(std::move(work));
             }());
-        fleet.io.restart();
         std::map<int, std::string> digests;  // revision -> digest, from kept containers
         int live = 0;
         for (size_t i = 0; i < listed.size(); ++i) {

@@ -2,15 +2,18 @@
 // functions; each returns the process exit code from the contract in DESIGN.md.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace orch::cli {
 
 struct CommonOptions {
   std::string manifest_path;
-  std::string output = "text";  // "text" or "json"
-  bool verbose = false;         // text output: also show every probe round
-  std::string state_dir;        // "" -> journal::default_state_dir()
+  std::string output = "text";             // "text" or "json"
+  bool verbose = false;                    // text output: also show every probe round
+  std::string state_dir;                   // "" -> journal::default_state_dir()
+  std::chrono::milliseconds lock_wait{0};  // wait this long for the app's lock
+  std::chrono::seconds lock_lease{3600};   // how long the lock is ours without question
 };
 
 int validate(const CommonOptions& o);
@@ -19,6 +22,8 @@ int apply(const CommonOptions& o, const std::string& image_override);
 int status(const CommonOptions& o);
 int ping(const CommonOptions& o);
 int history(const CommonOptions& o);
+// Shows the app's lock; with `force`, removes it (only when its holder is dead).
+int unlock(const CommonOptions& o, bool force);
 // Continue the running apply (if paused) or the journal's interrupted/paused rollout.
 int resume(const CommonOptions& o);
 // Roll the running apply back; or finish an interrupted/paused rollout's rollback; or return to

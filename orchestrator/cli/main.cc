@@ -6,6 +6,7 @@
 #include <string>
 
 #include "orchestrator/cli/commands.h"
+#include "orchestrator/core/duration.h"
 
 namespace {
 
@@ -29,6 +30,25 @@ void add_common(CLI::App* cmd, orch::cli::CommonOptions& o, bool with_output,
   }
 }
 
+// --lock-wait/--lock-lease take durations as manifests do ("30s", "5m").
+void add_lock_options(CLI::App* cmd, std::string& wait, std::string& lease) {
+  const auto duration = CLI::Validator(
+      [](std::string& v) {
+        return orch::parse_duration(v)
+                   ? std::string()
+                   : "expected a duration like 30s, 5m or 1h, got \"" + v + "\"";
+      },
+      "DURATION");
+  cmd->add_option("--lock-wait", wait,
+                  "Wait this long for another rollout of the app to release its lock (default: "
+                  "fail at once with exit 5)")
+      ->check(duration);
+  cmd->add_option("--lock-lease", lease,
+                  "How long this rollout's lock is unquestionably its own (default 1h); an "
+                  "expired lock may be taken over")
+      ->check(duration);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +65,8 @@ int main(int argc, char** argv) {
 
   orch::cli::CommonOptions common;
   std::string image;
+  std::string lock_wait;
+  std::string lock_lease;
 
   auto* validate = app.add_subcommand("validate", "Check a manifest; report every error");
   add_common(validate, common, false);
@@ -57,6 +79,7 @@ int main(int argc, char** argv) {
   auto* apply = app.add_subcommand("apply", "Roll the image out, gating every batch on health");
   add_common(apply, common, true, true);
   apply->add_option("--image", image, "Deploy this image instead of the manifest's");
+  add_lock_options(apply, lock_wait, lock_lease);
 
   auto* status = app.add_subcommand(
       "status", "Per host: the app's container, digest, revision, state and health");
@@ -83,17 +106,24 @@ int main(int argc, char** argv) {
     r.cmd = app.add_subcommand(r.name, r.help);
     add_common(r.cmd, common, false, true);
   }
+  bool force = false;
+  auto* unlock = app.add_subcommand(
+      "unlock", "Show who holds the app's rollout lock; with --force, remove it (holder dead)");
+  add_common(unlock, common, false, true);
+  unlock->add_flag("--force", force, "Remove the lock whoever holds it (the journal records it)");
   auto* resume = app.add_subcommand(
       "resume",
       "Let a paused running apply go on; or, with none running, continue the journal's "
       "interrupted or paused rollout after reconciling it with the engines");
   add_common(resume, common, true, true);
+  add_lock_options(resume, lock_wait, lock_lease);
   int to_revision = 0;
   auto* rollback = app.add_subcommand(
       "rollback",
       "Roll the running apply back; or finish an interrupted rollout's rollback; or return to "
       "an earlier revision still kept on the hosts (checked before anything is touched)");
   add_common(rollback, common, true, true);
+  add_lock_options(rollback, lock_wait, lock_lease);
   rollback
       ->add_option("--to-revision", to_revision,
                    "Revision to return to (default: the one before the live one)")
@@ -104,6 +134,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitBadInput;
+  }
+
+  if (!lock_wait.empty()) {
+    common.lock_wait = *orch::parse_duration(lock_wait);
+  }
+  if (!lock_lease.empty()) {
+    common.lock_lease =
+        std::chrono::duration_cast<std::chrono::seconds>(*orch::parse_duration(lock_lease));
   }
 
   try {
@@ -124,6 +162,9 @@ int main(int argc, char** argv) {
     }
     if (history->parsed()) {
       return orch::cli::history(common);
+    }
+    if (unlock->parsed()) {
+      return orch::cli::unlock(common, force);
     }
     if (resume->parsed()) {
       return orch::cli::resume(common);
