@@ -425,6 +425,24 @@ int run_apply(const CommonOptions& o, const Prepare& prepare) {
       co_return image.status();
     }
     rollout::LockRequest request{m->app, rollout::local_holder(), rollout_id, o.lock_lease, *image};
+    auto acquired = co_await rollout::acquire(*lock_engine, request, clock, o.lock_wait);
+    if (acquired || acquired.status().code() != Code::kConflict || !options.resume) {
+      co_return acquired;
+    }
+    // Resuming rollout R after a kill: the lock is still held by R's dead process (no apply of
+    // the app runs on this machine, checked above). The lock is R's, so R takes it back.
+    auto held = co_await rollout::inspect_lock(*lock_engine, m->app);
+    if (!held || held->rollout != options.resume->rollout_id) {
+      co_return acquired;
+    }
+    auto removed = co_await rollout::force_unlock(*lock_engine, m->app);
+    if (!removed) {
+      co_return removed.status();
+    }
+    const auto now = std::chrono::system_clock::now();
+    (void)journal->append(journal::LockTakeoverRecord{
+        rollout_id, now, removed->describe(now) + " (the interrupted run of this rollout)",
+        rollout::local_holder()});
     co_return co_await rollout::acquire(*lock_engine, std::move(request), clock, o.lock_wait);
   }());
   if (!lock) {
@@ -768,6 +786,59 @@ int history(const CommonOptions& o) {
   return 0;
 }
 
+namespace {
+
+// What the journal says about the app's last rollout, and what resume would do with it. Reads
+// the journal without opening it for writing, so it never truncates a record being written.
+void print_rollout_state(const CommonOptions& o, const manifest::Manifest& m) {
+  std::string root = o.state_dir;
+  if (root.empty()) {
+    auto d = journal::default_state_dir();
+    if (!d) {
+      return;
+    }
+    root = *d;
+  }
+  const std::string dir = root + "/" + m.app;
+  if (auto pid = running_apply(dir)) {
+    std::printf(
+        "\na rollout of %s is running now (pid %d); steer it with rollgate "
+        "pause|resume|rollback|promote\n",
+        m.app.c_str(), static_cast<int>(*pid));
+    return;
+  }
+  auto records = journal::read_records(dir + "/journal.log");
+  if (!records) {
+    return;
+  }
+  auto rollouts = journal::replay(*records);
+  if (!rollouts) {
+    return;
+  }
+  for (auto it = rollouts->rbegin(); it != rollouts->rend(); ++it) {
+    if (!it->start && !it->end) {
+      continue;
+    }
+    const int revision = it->start ? it->start->revision : 0;
+    if (!rollout::resumable(*it)) {
+      std::printf("\nlast rollout %s (revision %d) ended %s\n", it->rollout.c_str(), revision,
+                  it->end ? journal::result_name(it->end->result) : "before it started");
+      return;
+    }
+    rollout::ApplyOptions options;
+    rollout::prepare_resume(*it, options);
+    std::printf(
+        "\nlast rollout %s (revision %d) %s: `rollgate resume -f %s` would re-read the "
+        "engines and %s\n",
+        it->rollout.c_str(), revision, it->end ? "is paused" : "was interrupted (no end record)",
+        o.manifest_path.c_str(),
+        options.rollback_only ? "finish its rollback" : "continue it from where each host is");
+    return;
+  }
+}
+
+}  // namespace
+
 int status(const CommonOptions& o) {
   auto m = load(o);
   if (!m) {
@@ -871,6 +942,8 @@ int status(const CommonOptions& o) {
   }
   if (o.output == "json") {
     print_json(out);
+  } else {
+    print_rollout_state(o, *m);
   }
   return rc;
 }

@@ -82,8 +82,10 @@ int main(int argc, char** argv) {
   add_lock_options(apply, lock_wait, lock_lease);
 
   auto* status = app.add_subcommand(
-      "status", "Per host: the app's container, digest, revision, state and health");
-  add_common(status, common, true);
+      "status",
+      "Per host: the app's container, digest, revision, state and health; and whether the last "
+      "rollout was interrupted, and what resume would do");
+  add_common(status, common, true, true);
 
   auto* ping = app.add_subcommand("ping", "Check that every engine answers; show version, latency");
   add_common(ping, common, true);

@@ -161,7 +161,7 @@ TEST_CASE("ping and version on every host at once", "[docker]") {
   }
 }
 
-TEST_CASE("distribution resolves a tag; pull by digest; inspect the image", "[docker]") {
+TEST_CASE("distribution resolves a tag - pull by digest - inspect the image", "[docker]") {
   const rgtest::Testbed tb = rgtest::load_testbed();
   net::io_context io;
   const std::string host = tb.hosts().front();

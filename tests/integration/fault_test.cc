@@ -267,7 +267,7 @@ void check_testbed_healthy() {
 
 }  // namespace
 
-TEST_CASE("fault: h2's dockerd restarted during its gate; a defined exit, then resume converges",
+TEST_CASE("fault: h2's dockerd restarted during its gate - a defined exit, then resume converges",
           "[docker][fault]") {
   Testbed tb = fresh_fleet();
   const auto hosts = tb.hosts();
@@ -319,7 +319,7 @@ TEST_CASE("fault: h2's dockerd restarted during its gate; a defined exit, then r
   check_testbed_healthy();
 }
 
-TEST_CASE("fault: h2's link cut during its gate pauses (exit 4); after link-up resume converges",
+TEST_CASE("fault: h2's link cut during its gate pauses (exit 4) - after link-up resume converges",
           "[docker][fault]") {
   Testbed tb = fresh_fleet();
   const auto hosts = tb.hosts();

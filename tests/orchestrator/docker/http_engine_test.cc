@@ -259,7 +259,7 @@ const char* kInspectBody =
 
 }  // namespace
 
-TEST_CASE("ping reads the API version; calls are pinned to /v1.41", "[http_engine]") {
+TEST_CASE("ping reads the API version - calls are pinned to /v1.41", "[http_engine]") {
   UnixFixture f([](const Seen& s) -> std::optional<Pieces> {
     if (s.target == "/_ping") {
       return Pieces{
@@ -370,7 +370,7 @@ TEST_CASE("start and stop: no body, 204 and 304 succeed", "[http_engine]") {
   CHECK(f.server.seen[5].target == "/v1.41/containers/web-old");
 }
 
-TEST_CASE("list sends label filters; distribution and image keep the reference", "[http_engine]") {
+TEST_CASE("list sends label filters - distribution and image keep the reference", "[http_engine]") {
   UnixFixture f([](const Seen& s) -> std::optional<Pieces> {
     if (s.target.starts_with("/v1.41/containers/json")) {
       return respond(200, R"([{"Id":"a","Names":["/web"],"State":"running","Labels":{"x":"1"}}])");
@@ -546,7 +546,7 @@ TEST_CASE("a missing socket is unavailable, naming the endpoint", "[http_engine]
   CHECK(out->status().http_status() == 0);
 }
 
-TEST_CASE("tcp endpoints connect; a closed port is unavailable", "[http_engine]") {
+TEST_CASE("tcp endpoints connect - a closed port is unavailable", "[http_engine]") {
   net::io_context io;
   FakeDockerd<net::ip::tcp> server(
       io, {net::ip::make_address("127.0.0.1"), 0}, [](const Seen&) -> std::optional<Pieces> {

@@ -86,7 +86,7 @@ TEST_CASE("registry_of and normalize_registry", "[registry_auth]") {
   CHECK(normalize_registry("10.0.0.1:5000") == "10.0.0.1:5000");
 }
 
-TEST_CASE("config.json: auth, username/password, keys with scheme; empty entries skipped",
+TEST_CASE("config.json: auth, username/password, keys with scheme - empty entries skipped",
           "[registry_auth]") {
   const nlohmann::json config = {
       {"auths",
@@ -143,7 +143,7 @@ TEST_CASE("a missing config.json means no credentials", "[registry_auth]") {
   CHECK(r->empty());
 }
 
-TEST_CASE("environment credentials: user:password or JSON; errors hide the value",
+TEST_CASE("environment credentials: user:password or JSON - errors hide the value",
           "[registry_auth]") {
   auto plain = parse_env_credential("RG_AUTH", std::string("deployer:") + kSecret);
   REQUIRE(plain.is_ok());

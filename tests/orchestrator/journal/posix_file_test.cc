@@ -128,7 +128,7 @@ TEST_CASE("a journal on disk survives reopen and drops a torn tail", "[posix][jo
   CHECK(again->back().payload.at("host") == "h4");
 }
 
-TEST_CASE("read_records of a missing journal is empty; damage is an error", "[posix][journal]") {
+TEST_CASE("read_records of a missing journal is empty - damage is an error", "[posix][journal]") {
   TempDir dir;
   auto none = read_records((dir.path / "nope.log").string());
   REQUIRE(none);

@@ -68,7 +68,7 @@ TEST_CASE("each refused host is reported at its own index", "[manifest][insecure
   CHECK(r.errors[1].path == "hosts[2].engine");
 }
 
-TEST_CASE("tls: {} is accepted (DOCKER_CERT_PATH); partial files are not", "[manifest][tls]") {
+TEST_CASE("tls: {} is accepted (DOCKER_CERT_PATH) - partial files are not", "[manifest][tls]") {
   auto ok = parse_manifest(with_host("{name: h1, engine: 'tcp://10.0.0.1:2376', tls: {}}"));
   REQUIRE(ok.ok());
   REQUIRE(ok.manifest->hosts[0].tls.has_value());

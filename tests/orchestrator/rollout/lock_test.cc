@@ -114,7 +114,7 @@ class LossyEngine final : public docker::Engine {
   FakeEngine& inner_;
 };
 
-TEST_CASE("lock: acquire creates a labelled, never-started container; release removes it",
+TEST_CASE("lock: acquire creates a labelled, never-started container - release removes it",
           "[lock]") {
   Bed b;
   auto h = b.acquire(b.request("r1", "alice@ci-1 pid 10"));
@@ -422,7 +422,7 @@ TEST_CASE("lock: lock_image prefers an image the app already has on the host", "
   }
 }
 
-TEST_CASE("lock: the lock host is the first host by name; the name is Docker-valid", "[lock]") {
+TEST_CASE("lock: the lock host is the first host by name - the name is Docker-valid", "[lock]") {
   manifest::Manifest m;
   m.app = "web";
   m.hosts = {manifest::Host{"web-3", "unix:///a", ""}, manifest::Host{"db-1", "unix:///b", ""},
