@@ -183,9 +183,15 @@ Verdict Tracker::evaluate(TimePoint now) const {
   return Verdict::kPending;
 }
 
-Verdict Tracker::verdict(TimePoint now) const { return evaluate(now); }
+Verdict Tracker::verdict(TimePoint now) const {
+  Verdict v = evaluate(now);
+  if (v == Verdict::kFailing && !failed_) {
+    fail(deadline_reason(), now);
+  }
+  return v;
+}
 
-void Tracker::fail(std::string why, TimePoint at) {
+void Tracker::fail(std::string why, TimePoint at) const {
   failed_ = true;
   fail_reason_ = std::move(why);
   failed_at_ = at;
@@ -200,8 +206,12 @@ void Tracker::latch_if_failing(TimePoint at) {
 
 void Tracker::observe(const Observation& obs) {
   // A verdict of Failing that someone may already have read at an earlier `now` must hold
-  // before this observation can change the picture.
-  latch_if_failing(obs.at);
+  // before this observation can change the picture. Not on a blind round: it carries no data,
+  // and a deadline that passed while the host was cut off (a round can take the engine's
+  // connect timeout) is judged when data comes back, never on missing data.
+  if (!is_blind(obs)) {
+    latch_if_failing(obs.at);
+  }
   last_ = obs;
   if (failed_) {
     return;

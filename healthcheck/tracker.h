@@ -110,7 +110,7 @@ class Tracker {
   bool deadline_met() const;
   Verdict evaluate(TimePoint now) const;
   void latch_if_failing(TimePoint at);
-  void fail(std::string why, TimePoint at);
+  void fail(std::string why, TimePoint at) const;
   std::string deadline_reason() const;
   std::string describe_last() const;
 
@@ -125,9 +125,11 @@ class Tracker {
   std::optional<TimePoint> threshold_at_;      // round at which it reached healthy_threshold
   std::optional<TimePoint> passing_since_;     // == streak_start_ once passing
   std::optional<TimePoint> first_healthy_at_;  // earliest Healthy moment of an ended streak
-  bool failed_ = false;                        // sticky
-  std::string fail_reason_;
-  TimePoint failed_at_{};
+  // Sticky. Mutable because verdict() latches a deadline failure it returns: a Failing verdict
+  // someone has read (and may have acted on) never flips back.
+  mutable bool failed_ = false;
+  mutable std::string fail_reason_;
+  mutable TimePoint failed_at_{};
 };
 
 }  // namespace health

@@ -288,6 +288,10 @@ TEST_CASE("Tracker verdicts over observation sequences", "[tracker]") {
        "healthy: 3 consecutive passes"},
       {"blind past the deadline is unknown, never failing", policy(),
        concat(every_second(refused, 0, 8), {blind(9000)}), 12000, Verdict::kUnknown, "unknown"},
+      // The cut came before the deadline, but the first blind round lands after it (a round
+      // waits out the engine's connect timeout): still missing data, not a failure.
+      {"the first blind round lands past the deadline: unknown", policy(),
+       concat(every_second(refused, 0, 8), {blind(11000)}), 12000, Verdict::kUnknown, "unknown"},
       {"observable again past the deadline: failing", policy(),
        concat(every_second(refused, 0, 8), {blind(9000), refused(12000)}), 12000, Verdict::kFailing,
        "not healthy within healthy_deadline 10s"},
@@ -303,9 +307,10 @@ TEST_CASE("Tracker verdicts over observation sequences", "[tracker]") {
        3000,
        Verdict::kFailing,
        "exited with code 1 after 1s"},
-      {"sticky: deadline failure holds when the next observation is blind", policy(),
-       concat(every_second(refused, 0, 9), {blind(10500)}), 10500, Verdict::kFailing,
-       "not healthy within healthy_deadline 10s (last probe: connect"},
+      // Nobody read a verdict between 9s and the blind round: the deadline passing while the
+      // host went dark is missing data, not a failure (see the read-latch test below).
+      {"a blind round just past the deadline, unread before, is unknown", policy(),
+       concat(every_second(refused, 0, 9), {blind(10500)}), 10500, Verdict::kUnknown, "unknown"},
       {"container-only checks: no probes and running passes",
        policy(),
        {obs(0, running(), {})},
@@ -332,6 +337,17 @@ TEST_CASE("Tracker verdicts over observation sequences", "[tracker]") {
   }
 }
 
+TEST_CASE("A deadline failure someone has read does not flip when a blind round arrives",
+          "[tracker]") {
+  Tracker t(policy(), at(0));
+  for (const auto& o : every_second(refused, 0, 9)) {
+    t.observe(o);
+  }
+  REQUIRE(t.verdict(at(10200)) == Verdict::kFailing);  // read, and maybe acted on
+  t.observe(blind(10500));
+  CHECK(t.verdict(at(10500)) == Verdict::kFailing);
+}
+
 TEST_CASE("A deadline failure someone has read does not flip when a pass arrives", "[tracker]") {
   Tracker t(policy(), at(0));
   for (const auto& o : every_second(refused, 0, 9)) {
@@ -342,7 +358,7 @@ TEST_CASE("A deadline failure someone has read does not flip when a pass arrives
   CHECK(t.verdict(at(11000)) == Verdict::kFailing);
   CHECK_THAT(t.reason(at(11000)), Catch::Matchers::Contains(kRefused));
   CHECK(t.last()->at == at(11000));
-  CHECK(t.failed_at() == at(11000));
+  CHECK(t.failed_at() == at(10000));  // latched when it was read
 }
 
 TEST_CASE("Tracker exposes streak counters", "[tracker]") {
