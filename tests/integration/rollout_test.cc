@@ -558,3 +558,44 @@ TEST_CASE("rollgate plan, status and ping report the fleet without changing it",
     }
   }
 }
+
+TEST_CASE("rollgate rollback --to-revision returns to a kept revision, checked before anything",
+          "[docker]") {
+  Testbed tb = fresh_fleet();
+  TempManifest m(manifest_yaml(tb, image(tb, "v1")));
+  rgtest::fleet::StateDir state_dir;
+  const std::string state = "--state-dir=" + state_dir.path();
+  auto deploy = [&](const std::string& tag) {
+    auto r = run_rollgate({"apply", "-f", m.path(), state, "--image", image(tb, tag)});
+    INFO(describe(r));
+    REQUIRE(r.exit_code == 0);
+  };
+  deploy("v1");
+  deploy("v2");
+  check_fleet_serves(tb, "v2");
+
+  // A revision no host keeps: refused before anything is touched.
+  const auto before = snapshot(tb);
+  auto r = run_rollgate({"rollback", "-f", m.path(), state, "--to-revision", "9"});
+  INFO(describe(r));
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.err, "revision 9 is not kept"));
+  CHECK(snapshot(tb) == before);
+
+  // Revision 1 is kept (itest-r1): the fleet returns to its digest, gated like any rollout.
+  r = run_rollgate({"rollback", "-f", m.path(), state, "--to-revision", "1"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  check_fleet_serves(tb, "v1");
+  for (const auto& h : tb.hosts()) {
+    auto cs = containers(tb, h);
+    REQUIRE(cs.count(kApp));
+    CHECK(cs.at(kApp).labels.value("rollgate.digest", "") == registry_digest(tb, "v1"));
+  }
+
+  // With no revision named: the one before the live one (revision 2, v2).
+  r = run_rollgate({"rollback", "-f", m.path(), state});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  check_fleet_serves(tb, "v2");
+}
