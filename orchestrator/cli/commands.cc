@@ -353,6 +353,40 @@ class PidFile {
 using Prepare = std::function<std::optional<int>(const manifest::Manifest&, Fleet&,
                                                  const journal::Journal&, rollout::ApplyOptions&)>;
 
+// The engine that holds the app's lock (rollout/lock.h: the first host by name), or null.
+docker::Engine* lock_engine_of(const manifest::Manifest& m, const Fleet& fleet) {
+  auto lock_on = rollout::lock_host(m);
+  for (const auto& b : fleet.bindings) {
+    if (lock_on && b.name == *lock_on) {
+      return b.engine;
+    }
+  }
+  return nullptr;
+}
+
+// A rollout that ended but was killed before it released its lock leaves the lock behind:
+// resume finds it ended and, instead of continuing, removes that rollout's lock (never another
+// rollout's) and journals it.
+void release_stale_lock(const manifest::Manifest& m, Fleet& fleet, journal::Journal& journal,
+                        const std::string& rollout_id) {
+  docker::Engine* engine = lock_engine_of(m, fleet);
+  if (!engine) {
+    return;
+  }
+  auto held = run(fleet, rollout::inspect_lock(*engine, m.app));
+  if (!held || held->rollout != rollout_id) {
+    return;
+  }
+  auto removed = run(fleet, rollout::force_unlock(*engine, m.app));
+  if (removed) {
+    const auto now = std::chrono::system_clock::now();
+    std::printf("released the lock rollout %s left behind\n", rollout_id.c_str());
+    (void)journal.append(journal::LockTakeoverRecord{
+        rollout_id, now, removed->describe(now) + " (left behind by the ended rollout)",
+        rollout::local_holder()});
+  }
+}
+
 int run_apply(const CommonOptions& o, const Prepare& prepare) {
   auto m = load(o);
   if (!m) {
@@ -400,6 +434,9 @@ int run_apply(const CommonOptions& o, const Prepare& prepare) {
   options.max_failure_ratio = m->health.max_failure_ratio;
   options.manifest_path = o.manifest_path;
   if (auto stop = prepare(*m, *fleet, *journal, options)) {
+    if (options.resume) {
+      release_stale_lock(*m, *fleet, *journal, options.resume->rollout_id);
+    }
     return *stop;
   }
   const std::string rollout_id = options.rollout_id;
@@ -408,13 +445,7 @@ int run_apply(const CommonOptions& o, const Prepare& prepare) {
   // as a labelled container (rollout/lock.h). Taken before pre-flight, so two applies never
   // pull or plan at the same time; released whatever the outcome. (Before the signal handlers
   // are armed: a pending signal wait would keep this run's io_context from returning.)
-  auto lock_on = rollout::lock_host(*m);
-  docker::Engine* lock_engine = nullptr;
-  for (const auto& b : fleet->bindings) {
-    if (lock_on && b.name == *lock_on) {
-      lock_engine = b.engine;
-    }
-  }
+  docker::Engine* lock_engine = lock_engine_of(*m, *fleet);
   if (!lock_engine) {
     std::fprintf(stderr, "rollgate: no host to hold the lock\n");
     return code(ExitCode::kBadInput);
@@ -518,13 +549,7 @@ int unlock(const CommonOptions& o, bool force) {
   if (!fleet) {
     return code(ExitCode::kBadInput);
   }
-  auto lock_on = rollout::lock_host(app->m);
-  docker::Engine* engine = nullptr;
-  for (const auto& b : fleet->bindings) {
-    if (lock_on && b.name == *lock_on) {
-      engine = b.engine;
-    }
-  }
+  docker::Engine* engine = lock_engine_of(app->m, *fleet);
   if (!engine) {
     std::fprintf(stderr, "rollgate unlock: no host to hold the lock\n");
     return code(ExitCode::kBadInput);
@@ -600,6 +625,7 @@ std::optional<int> prepare_resume_run(const manifest::Manifest& m, const journal
     // so that `apply || resume` in CI still tells what happened.
     std::printf("nothing to resume: rollout %s of %s already ended %s: %s\n", last->rollout.c_str(),
                 m.app.c_str(), journal::result_name(last->end->result), last->end->summary.c_str());
+    options.resume = rollout::ResumeOf{last->rollout, last->start ? last->start->revision : 0};
     return last->end->exit_code;
   }
   if (!last || !rollout::resumable(*last)) {
