@@ -34,53 +34,15 @@ namespace {
 
 const std::string kApp = "ctest";
 
-std::string image(const Testbed& tb, const std::string& tag) { return tb.image() + ":" + tag; }
-
-// Three or more hosts, port 8080, the fast health settings of rollout_test.cc, batch size 1.
 std::string manifest_yaml(const Testbed& tb, const std::string& image_ref) {
-  std::string y = "app: " + kApp + "\nimage: " + image_ref + "\nhosts:\n";
-  for (const auto& h : tb.hosts()) {
-    y += "  - name: " + h + "\n    engine: " + tb.engine(h) + "\n    insecure: true\n";
-  }
-  y += "container:\n"
-       "  ports: [\"8080:8080\"]\n"
-       "  stop_timeout: 2s\n"
-       "strategy:\n"
-       "  batch_size: 1\n"
-       "health:\n"
-       "  http: {port: 8080, path: /health}\n"
-       "  interval: 250ms\n"
-       "  healthy_threshold: 2\n"
-       "  healthy_deadline: 6s\n"
-       "  min_healthy_time: 500ms\n"
-       "on_failure: rollback\n";
-  return y;
+  return rgtest::fleet::manifest_yaml(tb, kApp, image_ref);
 }
 
-// An empty fleet (the testbed up, every container removed).
-Testbed fresh_fleet() {
-  Testbed tb = rgtest::load_testbed();
-  REQUIRE(tb.hosts().size() >= 3);
-  auto r = rgtest::fleet::testbed_cmd({"clean-apps"});
-  INFO(rgtest::describe(r));
-  REQUIRE(r.exit_code == 0);
-  return tb;
-}
-
-std::vector<std::string> rollgate_args(const std::string& cmd, const TempManifest& m,
-                                       const StateDir& state) {
-  return {cmd, "-f", m.path(), "--state-dir", state.path(), "--output", "json"};
-}
-
-// apply of `tag` into `state`, required to succeed: the setup of every run.
-void deploy_ok(const Testbed& tb, const TempManifest& m, const StateDir& state,
-               const std::string& tag) {
-  auto args = rollgate_args("apply", m, state);
-  args.insert(args.end(), {"--image", image(tb, tag)});
-  auto r = run_rollgate(args);
-  INFO(rgtest::describe(r));
-  REQUIRE(r.exit_code == 0);
-}
+using rgtest::fleet::deploy_ok;
+using rgtest::fleet::fresh_fleet;
+using rgtest::fleet::image;
+using rgtest::fleet::rollgate_args;
+using rgtest::fleet::summary;
 
 // A kill point: right after a step event (an engine call), after the last host's baseline
 // (the end of the baseline phase), or after a gate decision.
@@ -100,19 +62,6 @@ class Boundaries {
   size_t hosts_;
   size_t baselines_ = 0;
 };
-
-// "step h1 POST /v1.41/containers/x/stop ok" lines of a run, for failure messages.
-std::string summary(const std::string& json_out) {
-  std::string text;
-  for (const auto& e : rgtest::json_lines_so_far(json_out)) {
-    const std::string type = e.value("type", "");
-    if (type == "probe") {
-      continue;
-    }
-    text += "  " + type + " " + e.value("host", "-") + " " + e.value("message", "") + "\n";
-  }
-  return text;
-}
 
 // Every host serves `tag` from exactly one running container, the app's, at `revision`; every
 // container is the app's live one or an archive (APP, APP-rN, APP-rN-failed): no orphan, no

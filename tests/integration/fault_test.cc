@@ -42,62 +42,15 @@ namespace {
 
 const std::string kApp = "ftest";
 
-std::string image(const Testbed& tb, const std::string& tag) { return tb.image() + ":" + tag; }
-
 std::string manifest_yaml(const Testbed& tb, const std::string& image_ref) {
-  std::string y = "app: " + kApp + "\nimage: " + image_ref + "\nhosts:\n";
-  for (const auto& h : tb.hosts()) {
-    y += "  - name: " + h + "\n    engine: " + tb.engine(h) + "\n    insecure: true\n";
-  }
-  y += "container:\n"
-       "  ports: [\"8080:8080\"]\n"
-       "  stop_timeout: 2s\n"
-       "strategy:\n"
-       "  batch_size: 1\n"
-       "health:\n"
-       "  http: {port: 8080, path: /health}\n"
-       "  interval: 250ms\n"
-       "  healthy_threshold: 2\n"
-       "  healthy_deadline: 6s\n"
-       "  min_healthy_time: 500ms\n"
-       "on_failure: rollback\n";
-  return y;
+  return rgtest::fleet::manifest_yaml(tb, kApp, image_ref);
 }
 
-Testbed fresh_fleet() {
-  Testbed tb = rgtest::load_testbed();
-  REQUIRE(tb.hosts().size() >= 3);
-  auto r = rgtest::fleet::testbed_cmd({"clean-apps"});
-  INFO(rgtest::describe(r));
-  REQUIRE(r.exit_code == 0);
-  return tb;
-}
-
-std::vector<std::string> rollgate_args(const std::string& cmd, const TempManifest& m,
-                                       const StateDir& state) {
-  return {cmd, "-f", m.path(), "--state-dir", state.path(), "--output", "json"};
-}
-
-void deploy_ok(const Testbed& tb, const TempManifest& m, const StateDir& state,
-               const std::string& tag) {
-  auto args = rollgate_args("apply", m, state);
-  args.insert(args.end(), {"--image", image(tb, tag)});
-  auto r = run_rollgate(args);
-  INFO(rgtest::describe(r));
-  REQUIRE(r.exit_code == 0);
-}
-
-std::string summary(const std::string& json_out) {
-  std::string text;
-  for (const auto& e : rgtest::json_lines_so_far(json_out)) {
-    if (e.value("type", "") == "probe") {
-      continue;
-    }
-    text += "  " + e.value("type", "") + " " + e.value("host", "-") + " " + e.value("message", "") +
-            "\n";
-  }
-  return text;
-}
+using rgtest::fleet::deploy_ok;
+using rgtest::fleet::fresh_fleet;
+using rgtest::fleet::image;
+using rgtest::fleet::rollgate_args;
+using rgtest::fleet::summary;
 
 std::string describe_run(const ProcResult& r) {
   return "$ " + r.command + " [exit " + std::to_string(r.exit_code) + "]\n" + summary(r.out) +

@@ -887,6 +887,74 @@ class StateDir {
   std::string path_;
 };
 
+// ---- A standard rollout fixture, shared by the crash and fault tests ----------------------
+
+inline std::string image(const Testbed& tb, const std::string& tag) {
+  return tb.image() + ":" + tag;
+}
+
+// Every testbed host over plain tcp (insecure: true), port 8080, batch size 1, and fast health
+// settings (interval 250ms, healthy_threshold 2, healthy_deadline 6s, min_healthy_time 500ms).
+inline std::string manifest_yaml(const Testbed& tb, const std::string& app,
+                                 const std::string& image_ref) {
+  std::string y = "app: " + app + "\nimage: " + image_ref + "\nhosts:\n";
+  for (const auto& h : tb.hosts()) {
+    y += "  - name: " + h + "\n    engine: " + tb.engine(h) + "\n    insecure: true\n";
+  }
+  y += "container:\n"
+       "  ports: [\"8080:8080\"]\n"
+       "  stop_timeout: 2s\n"
+       "strategy:\n"
+       "  batch_size: 1\n"
+       "health:\n"
+       "  http: {port: 8080, path: /health}\n"
+       "  interval: 250ms\n"
+       "  healthy_threshold: 2\n"
+       "  healthy_deadline: 6s\n"
+       "  min_healthy_time: 500ms\n"
+       "on_failure: rollback\n";
+  return y;
+}
+
+// An empty fleet: the testbed up (3+ hosts), every container removed.
+inline Testbed fresh_fleet() {
+  Testbed tb = load_testbed();
+  REQUIRE(tb.hosts().size() >= 3);
+  auto r = testbed_cmd({"clean-apps"});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  return tb;
+}
+
+// `rollgate CMD -f M --state-dir S --output json`.
+inline std::vector<std::string> rollgate_args(const std::string& cmd, const TempManifest& m,
+                                              const StateDir& state) {
+  return {cmd, "-f", m.path(), "--state-dir", state.path(), "--output", "json"};
+}
+
+// apply of `tag` into `state`, required to succeed: the setup of every run.
+inline void deploy_ok(const Testbed& tb, const TempManifest& m, const StateDir& state,
+                      const std::string& tag) {
+  auto args = rollgate_args("apply", m, state);
+  args.insert(args.end(), {"--image", image(tb, tag)});
+  auto r = run_rollgate(args);
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+}
+
+// The events of a JSON run as text lines, without probe rounds: for failure messages.
+inline std::string summary(const std::string& json_out) {
+  std::string text;
+  for (const auto& e : json_lines_so_far(json_out)) {
+    if (e.value("type", "") == "probe") {
+      continue;
+    }
+    text += "  " + e.value("type", "") + " " + e.value("host", "-") + " " + e.value("message", "") +
+            "\n";
+  }
+  return text;
+}
+
 }  // namespace fleet
 
 }  // namespace rgtest
