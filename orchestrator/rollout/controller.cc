@@ -77,7 +77,6 @@ struct Controller::HostRun {
   bool stopped_old = false;
   bool renamed_old = false;
   std::string new_id;
-  bool started_new = false;
   // The container the gate watches, and since when.
   std::string gating;
   TimePoint gate_started{};
@@ -237,7 +236,8 @@ Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std
     }
   }
   auto pulled = co_await gather_bounded<Status>(
-      changing.size(), pull_concurrency_, [&](size_t i) -> Task<Status> {
+      changing.size(), std::max<size_t>(1, options_.pull_concurrency),
+      [&](size_t i) -> Task<Status> {
         const auto& h = binding(changing[i]->host);
         auto st = co_await h.engine->pull(pinned);
         emit("preflight", h.name, st ? "pulled " + pinned : "pull failed: " + st.message(),
@@ -419,7 +419,6 @@ Task<Status> Controller::swap_host(HostRun& run) {
       }
       case Action::Type::kStart:
         st = co_await engine->start_container(run.new_id);
-        run.started_new = st.is_ok();
         break;
       case Action::Type::kGate:
         run.gating = run.new_id;
@@ -527,7 +526,6 @@ Task<Status> Controller::revert_host(HostRun& run) {
       co_return st.with_context("remove new container");
     }
     run.new_id.clear();
-    run.started_new = false;
   }
   if (run.renamed_old) {
     auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
@@ -755,7 +753,6 @@ Task<Status> Controller::restore_host(HostRun* r) {
       co_return st;
     }
     r->new_id.clear();
-    r->started_new = false;
   }
   if (r->renamed_old) {
     const std::string call = "restore: rename " + r->plan.previous_name + " to " + manifest_.app;
@@ -939,7 +936,6 @@ Outcome Controller::finish(Outcome out) {
 
 Task<Outcome> Controller::apply(ApplyOptions options) {
   options_ = options;
-  pull_concurrency_ = std::max<size_t>(1, options.pull_concurrency);
   emit("rollout", "",
        fmt::format("rollout {} of {}: {} to {} host(s)", options.rollout_id, manifest_.app,
                    options.image, hosts_.size()),

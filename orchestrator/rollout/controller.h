@@ -154,7 +154,6 @@ class Controller {
   ApplyOptions options_;
   int failure_budget_ = 0;
   int failures_so_far_ = 0;
-  size_t pull_concurrency_ = 8;
   int plan_revision_ = 0;  // the revision apply() is rolling out
 };
 
