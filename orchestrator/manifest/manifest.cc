@@ -22,6 +22,10 @@ int BatchSize::hosts_per_batch(int n) const {
   return std::clamp(value, 1, n);
 }
 
+const char* to_string(Colour c) { return c == Colour::kBlue ? "blue" : "green"; }
+
+const char* to_string(Order o) { return o == Order::kStopFirst ? "stop-first" : "start-first"; }
+
 const char* to_string(OnFailure f) {
   switch (f) {
     case OnFailure::kRollback:

@@ -58,9 +58,60 @@ struct BatchSize {
   int hosts_per_batch(int n) const;
 };
 
+// Blue-green and start-first run two containers of the app side by side on each host, in two
+// slots ("colours"), each publishing the routed container port (container.ports[0]) on its own
+// host port. See docs/blue-green.md.
+enum class Colour { kBlue, kGreen };
+const char* to_string(Colour c);
+inline Colour other(Colour c) { return c == Colour::kBlue ? Colour::kGreen : Colour::kBlue; }
+
+struct ColourPorts {
+  uint16_t blue = 0;   // equals container.ports[0]'s host port
+  uint16_t green = 0;  // the alternate
+  uint16_t of(Colour c) const { return c == Colour::kBlue ? blue : green; }
+};
+
+// Rolling only: stop-first stops the old container before starting the new one on the same
+// port; start-first starts the new one on the alternate port, gates it, moves traffic to it at
+// the router, then stops the old one.
+enum class Order { kStopFirst, kStartFirst };
+const char* to_string(Order o);
+
 struct Strategy {
-  std::string type = "rolling";
-  BatchSize batch_size;
+  std::string type = "rolling";  // "rolling" or "blue-green"
+  BatchSize batch_size;          // rolling only
+  Order order = Order::kStopFirst;
+  std::optional<ColourPorts> ports;  // required by blue-green and start-first
+  bool blue_green() const { return type == "blue-green"; }
+  bool start_first() const { return !blue_green() && order == Order::kStartFirst; }
+  // Two containers per host side by side (blue-green or start-first).
+  bool two_slots() const { return blue_green() || start_first(); }
+};
+
+// HAProxy driven through its Runtime API (docs/blue-green.md explains the expected config).
+struct HaproxyRouter {
+  std::string runtime_api;  // "unix:///run/haproxy/admin.sock" or "tcp://127.0.0.1:9999"
+  // Blue-green: the map whose entry `map_key` names the live backend, and the two backends.
+  std::string map;
+  std::string map_key;  // default: the app's name
+  std::string blue_backend;
+  std::string green_backend;
+  // Rolling: the backend whose servers are the hosts, named <host> (stop-first) or
+  // <host>-blue and <host>-green (start-first).
+  std::string backend;
+};
+
+// A user's program, run with ROLLGATE_* environment variables (docs/blue-green.md).
+struct CommandRouter {
+  std::vector<std::string> run;  // argv; a string in the manifest becomes {"/bin/sh","-c",s}
+};
+
+struct Router {
+  std::optional<HaproxyRouter> haproxy;  // exactly one of haproxy and command is set
+  std::optional<CommandRouter> command;
+  // How long to wait for a drained host's (or colour's) in-flight requests before stopping it.
+  Millis drain_timeout{30000};
+  Millis timeout{10000};  // one runtime API exchange, or one run of the command
 };
 
 struct HttpCheck {
@@ -121,6 +172,7 @@ struct Manifest {
   OnFailure on_failure = OnFailure::kRollback;
   int keep = 2;  // revisions kept per host, counting the live one (>= 1)
   std::optional<RegistryAuth> registry_auth;
+  std::optional<Router> router;  // absent: no traffic router (rolling only)
 };
 
 const char* to_string(OnFailure f);

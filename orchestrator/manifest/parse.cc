@@ -7,6 +7,7 @@
 #include "orchestrator/manifest/parse.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -47,16 +48,21 @@ constexpr size_t kMaxValues = 100000;
 // Values quoted in error messages are cut to this many characters.
 constexpr size_t kMaxShown = 60;
 
-constexpr std::array<std::string_view, 9> kTopKeys = {"app",        "image",    "hosts",
-                                                      "container",  "strategy", "health",
-                                                      "on_failure", "keep",     "registry_auth"};
+constexpr std::array<std::string_view, 10> kTopKeys = {
+    "app",    "image",      "hosts", "container",     "strategy",
+    "health", "on_failure", "keep",  "registry_auth", "router"};
 constexpr std::array<std::string_view, 1> kRegistryAuthKeys = {"env"};
 constexpr std::array<std::string_view, 5> kHostKeys = {"name", "engine", "address", "insecure",
                                                        "tls"};
 constexpr std::array<std::string_view, 4> kTlsKeys = {"ca", "cert", "key", "cert_path"};
 constexpr std::array<std::string_view, 6> kContainerKeys = {"ports",   "env",     "labels",
                                                             "command", "restart", "stop_timeout"};
-constexpr std::array<std::string_view, 2> kStrategyKeys = {"type", "batch_size"};
+constexpr std::array<std::string_view, 4> kStrategyKeys = {"type", "batch_size", "order", "ports"};
+constexpr std::array<std::string_view, 2> kColourKeys = {"blue", "green"};
+constexpr std::array<std::string_view, 4> kRouterKeys = {"haproxy", "command", "drain_timeout",
+                                                         "timeout"};
+constexpr std::array<std::string_view, 5> kHaproxyKeys = {"runtime_api", "map", "map_key",
+                                                          "backends", "backend"};
 constexpr std::array<std::string_view, 13> kHealthKeys = {"http",
                                                           "tcp",
                                                           "exec",
@@ -615,6 +621,183 @@ void read_registry_auth(Validator& v, const Json& j, Manifest& m) {
   }
 }
 
+// router: {haproxy: {...}} or {command: ...}, plus drain_timeout and timeout.
+void read_router(Validator& v, const Json& j, Manifest& m) {
+  if (!v.object("router", j, kRouterKeys)) {
+    return;
+  }
+  Router r;
+  const Json* h = find(j, "haproxy");
+  const Json* c = find(j, "command");
+  if ((h == nullptr) == (c == nullptr)) {
+    v.fail("router", j, "exactly one of router.haproxy and router.command");
+  }
+  if (h != nullptr && v.object("router.haproxy", *h, kHaproxyKeys)) {
+    HaproxyRouter hp;
+    constexpr const char* kApiExpected =
+        "unix:///path/to/admin.sock or tcp://host:port (HAProxy's Runtime API, level admin)";
+    if (const Json* api = find(*h, "runtime_api")) {
+      if (auto s = v.string("router.haproxy.runtime_api", *api, kApiExpected)) {
+        auto e = parse_engine(*s);
+        if (std::holds_alternative<std::string>(e)) {
+          v.fail("router.haproxy.runtime_api", *api,
+                 std::string(kApiExpected) + "; " + std::get<std::string>(e));
+        } else {
+          hp.runtime_api = *s;
+        }
+      }
+    } else {
+      v.missing("router.haproxy.runtime_api", kApiExpected);
+    }
+    // HAProxy names: no spaces or control characters (they would split a runtime command).
+    auto name = [&](const std::string& path, const Json& value, const std::string& expected,
+                    std::string& out) {
+      if (auto s = v.string(path, value, expected)) {
+        bool ok = !s->empty() && std::all_of(s->begin(), s->end(), [](char ch) {
+          return static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f && ch != ';';
+        });
+        if (ok) {
+          out = *s;
+        } else {
+          v.fail(path, value, expected + " (no spaces, ';' or control characters)");
+        }
+      }
+    };
+    if (const Json* map = find(*h, "map")) {
+      name("router.haproxy.map", *map, "the map file's path as haproxy.cfg names it", hp.map);
+    }
+    if (const Json* key = find(*h, "map_key")) {
+      name("router.haproxy.map_key", *key, "the map key whose value is the live backend",
+           hp.map_key);
+    }
+    if (const Json* b = find(*h, "backends")) {
+      if (v.object("router.haproxy.backends", *b, kColourKeys)) {
+        for (Colour col : {Colour::kBlue, Colour::kGreen}) {
+          const std::string path = std::string("router.haproxy.backends.") + to_string(col);
+          if (const Json* n = find(*b, to_string(col))) {
+            name(path, *n, "a backend name",
+                 col == Colour::kBlue ? hp.blue_backend : hp.green_backend);
+          } else {
+            v.missing(path, "the backend whose servers are the hosts' " +
+                                std::string(to_string(col)) + " ports");
+          }
+        }
+      }
+    }
+    if (const Json* b = find(*h, "backend")) {
+      name("router.haproxy.backend", *b, "a backend name", hp.backend);
+    }
+    r.haproxy = std::move(hp);
+  }
+  if (c != nullptr) {
+    constexpr const char* kExpected =
+        "a list of arguments, or one non-empty string (run as /bin/sh -c \"...\")";
+    CommandRouter cmd;
+    if (c->is_string() && !c->get<std::string>().empty()) {
+      cmd.run = {"/bin/sh", "-c", c->get<std::string>()};
+    } else if (c->is_array() && !c->empty()) {
+      for (size_t i = 0; i < c->size(); ++i) {
+        if (auto s = v.text(index_path("router.command", i), (*c)[i])) {
+          cmd.run.push_back(*s);
+        }
+      }
+    } else {
+      v.fail("router.command", *c, kExpected);
+    }
+    r.command = std::move(cmd);
+  }
+  if (const Json* d = find(j, "drain_timeout")) {
+    if (auto ms = v.duration("router.drain_timeout", *d)) {
+      r.drain_timeout = *ms;
+    }
+  }
+  if (const Json* t = find(j, "timeout")) {
+    if (auto ms = v.duration("router.timeout", *t)) {
+      if (ms->count() > 0) {
+        r.timeout = *ms;
+      } else {
+        v.fail("router.timeout", *t, "a duration above zero");
+      }
+    }
+  }
+  m.router = std::move(r);
+}
+
+// Rules that span sections: what blue-green and start-first need from the container, health
+// and router sections. Runs only when every section parsed, so the fields are meaningful.
+void check_strategy(Validator& v, const Json& doc, Manifest& m) {
+  const Strategy& s = m.strategy;
+  const std::string mode = s.blue_green() ? "blue-green" : "order: start-first";
+  if (s.two_slots()) {
+    if (!s.ports) {
+      v.missing("strategy.ports",
+                "{blue: PORT, green: PORT}: the host ports of the two containers " + mode +
+                    " runs side by side");
+    }
+    if (m.container.ports.size() != 1) {
+      v.add("container.ports",
+            fmt::format("got {} port mapping(s): {} needs exactly one, the port the router sends "
+                        "traffic to (two containers cannot publish the same other host ports)",
+                        m.container.ports.size(), mode));
+    } else if (s.ports && m.container.ports[0].host_port != s.ports->blue) {
+      v.add("strategy.ports.blue",
+            fmt::format("got {}: expected {}, the host port of container.ports[0] (blue is that "
+                        "port, green the alternate)",
+                        s.ports->blue, m.container.ports[0].host_port));
+    }
+    if (s.ports) {
+      if (m.health.http && m.health.http->port != s.ports->blue) {
+        v.add("health.http.port",
+              fmt::format("got {}: expected {} (strategy.ports.blue); with {} each colour is "
+                          "probed on its own port",
+                          m.health.http->port, s.ports->blue, mode));
+      }
+      if (m.health.tcp && m.health.tcp->port != s.ports->blue) {
+        v.add("health.tcp.port",
+              fmt::format("got {}: expected {} (strategy.ports.blue); with {} each colour is "
+                          "probed on its own port",
+                          m.health.tcp->port, s.ports->blue, mode));
+      }
+    }
+    if (!m.router) {
+      v.missing("router", "a router section: " + mode + " moves traffic between two containers");
+    }
+    if (m.keep < 2) {
+      v.add("keep", fmt::format("got {}: expected at least 2 with {} (the live container and the "
+                                "other colour)",
+                                m.keep, mode));
+    }
+  } else if (s.ports) {
+    v.add("strategy.ports",
+          "only used by strategy.type blue-green and strategy.order start-first; remove it");
+  }
+  if (s.blue_green() && find(doc["strategy"], "batch_size") != nullptr) {
+    v.add("strategy.batch_size", "not used by blue-green, which switches the whole fleet at once");
+  }
+  if (s.blue_green() && find(doc["strategy"], "order") != nullptr) {
+    v.add("strategy.order", "not used by blue-green (green always starts beside blue)");
+  }
+  if (!m.router || !m.router->haproxy) {
+    return;
+  }
+  HaproxyRouter& hp = *m.router->haproxy;
+  if (s.blue_green()) {
+    if (hp.map.empty()) {
+      v.missing("router.haproxy.map",
+                "with blue-green, the map whose entry names the live backend");
+    }
+    if (hp.blue_backend.empty() || hp.green_backend.empty()) {
+      v.missing("router.haproxy.backends", "with blue-green, {blue: BACKEND, green: BACKEND}");
+    }
+    if (hp.map_key.empty()) {
+      hp.map_key = m.app;
+    }
+  } else if (hp.backend.empty()) {
+    v.missing("router.haproxy.backend",
+              "with a rolling update, the backend whose servers are the hosts (named after them)");
+  }
+}
+
 void read_hosts(Validator& v, const Json& j, std::vector<Host>& out) {
   constexpr const char* kExpected = "a non-empty list of hosts, each a map with name and engine";
   if (!j.is_array() || j.empty()) {
@@ -741,13 +924,50 @@ void read_strategy(Validator& v, const Json& j, Strategy& out) {
     return;
   }
   if (const Json* t = find(j, "type")) {
-    if (auto s = v.string("strategy.type", *t, "\"rolling\"")) {
-      if (*s == "blue-green" || *s == "bluegreen" || *s == "blue_green") {
-        v.fail("strategy.type", *t, "\"rolling\"; blue-green is not supported yet");
-      } else if (*s != "rolling") {
-        v.fail("strategy.type", *t, "\"rolling\" (the only strategy for now)");
-      } else {
+    constexpr const char* kExpected = "\"rolling\" or \"blue-green\"";
+    if (auto s = v.string("strategy.type", *t, kExpected)) {
+      if (*s == "rolling" || *s == "blue-green") {
         out.type = *s;
+      } else {
+        v.fail("strategy.type", *t, kExpected);
+      }
+    }
+  }
+  if (const Json* o = find(j, "order")) {
+    constexpr const char* kExpected = "\"stop-first\" or \"start-first\"";
+    if (auto s = v.string("strategy.order", *o, kExpected)) {
+      if (*s == "stop-first") {
+        out.order = Order::kStopFirst;
+      } else if (*s == "start-first") {
+        out.order = Order::kStartFirst;
+      } else {
+        v.fail("strategy.order", *o, kExpected);
+      }
+    }
+  }
+  if (const Json* p = find(j, "ports")) {
+    if (v.object("strategy.ports", *p, kColourKeys)) {
+      ColourPorts ports;
+      bool ok = true;
+      for (Colour c : {Colour::kBlue, Colour::kGreen}) {
+        const std::string path = std::string("strategy.ports.") + to_string(c);
+        const Json* n = find(*p, to_string(c));
+        if (n == nullptr) {
+          v.missing(path, kPortExpected);
+          ok = false;
+        } else if (auto port = v.integer(path, *n, 1, 65535, kPortExpected)) {
+          (c == Colour::kBlue ? ports.blue : ports.green) = static_cast<uint16_t>(*port);
+        } else {
+          ok = false;
+        }
+      }
+      if (ok && ports.blue == ports.green) {
+        v.fail("strategy.ports.green", *find(*p, "green"),
+               "a port different from strategy.ports.blue: both colours run at once");
+        ok = false;
+      }
+      if (ok) {
+        out.ports = ports;
       }
     }
   }
@@ -1097,6 +1317,12 @@ LoadResult validate(const Json& doc) {
   }
   if (const Json* r = find(doc, "registry_auth")) {
     read_registry_auth(v, *r, m);
+  }
+  if (const Json* r = find(doc, "router")) {
+    read_router(v, *r, m);
+  }
+  if (v.errors().empty()) {
+    check_strategy(v, doc, m);
   }
 
   if (!v.errors().empty()) {

@@ -161,8 +161,7 @@ TEST_CASE("every validation error names its path and the offending value", "[man
        "did you mean \"stop_timeout\""},
       // strategy
       {"", "strategy: rolling\n", "strategy", "\"rolling\" (string)", "a map"},
-      {"", "strategy: {type: blue-green}\n", "strategy.type", "\"blue-green\"",
-       "blue-green is not supported yet"},
+      {"", "strategy: {type: bluegreen}\n", "strategy.type", "\"bluegreen\"", "blue-green"},
       {"", "strategy: {type: canary}\n", "strategy.type", "\"canary\"", "rolling"},
       {"", "strategy: {batch_size: 0}\n", "strategy.batch_size", "0 (integer)", "25%"},
       {"", "strategy: {batch_size: -1}\n", "strategy.batch_size", "-1 (integer)", ""},
