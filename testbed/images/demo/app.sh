@@ -1,7 +1,7 @@
 #!/bin/sh
 # The rollgate demo app (busybox sh + busybox httpd), listening on $PORT (default 8080).
 #   GET /        -> "demo <DEMO_VERSION>"
-#   GET /health  -> 200 "ok" when healthy (404 in mode "unhealthy")
+#   GET /health  -> 200 "ok" when healthy (404 in mode "unhealthy", and in "degrades" later)
 #   GET /info    -> version, mode, hostname, start time
 # DEMO_MODE:
 #   healthy       serve normally
@@ -10,6 +10,8 @@
 #   slow          serve nothing for SLOW_START seconds (default 8), then healthy
 #   dies          healthy for DIE_AFTER seconds (default 4), then exit 1
 #   hc-unhealthy  healthy over HTTP; the image's HEALTHCHECK fails after HC_FAIL_AFTER seconds
+#   degrades      healthy for DEGRADE_AFTER seconds (default 6), then /health is 404 for ever
+#                 while GET / keeps answering 200: a problem the health check sees before users
 # SIGTERM/SIGINT stop it at once with exit code 0, so `docker stop` is fast.
 version="${DEMO_VERSION:-unknown}"
 mode="${DEMO_MODE:-healthy}"
@@ -45,7 +47,7 @@ echo "demo ${version}" >"${www}/index.html"
 } >"${www}/info"
 
 case "${mode}" in
-  healthy | hc-unhealthy | slow | dies) echo "ok" >"${www}/health" ;;
+  healthy | hc-unhealthy | slow | dies | degrades) echo "ok" >"${www}/health" ;;
   unhealthy) ;;  # no health file: GET /health answers 404
   crash)
     log "simulated crash: refusing to start (exit 1)"
@@ -75,6 +77,15 @@ if [ "${mode}" = "dies" ]; then
   log "dying after ${DIE_AFTER:-4}s (exit 1)"
   kill "${httpd_pid}" 2>/dev/null
   exit 1
+fi
+
+if [ "${mode}" = "degrades" ]; then
+  sleep "${DEGRADE_AFTER:-6}" &
+  sleeper=$!
+  # As in "dies": signals interrupt this wait and run `stop`.
+  wait "${sleeper}"
+  rm -f "${www}/health"
+  log "degraded after ${DEGRADE_AFTER:-6}s: /health now answers 404, / still serves"
 fi
 
 wait "${httpd_pid}"
