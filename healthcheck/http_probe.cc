@@ -90,8 +90,9 @@ class HttpProbe final : public Probe {
       beast::tcp_stream stream(co_await net::this_coro::executor);
       // One deadline for the whole exchange: expires_after covers every operation after it.
       stream.expires_after(config_.timeout);
-      if (auto failed = co_await detail::connect(stream, "http", target.address, config_.port,
-                                                 config_.timeout, start)) {
+      if (auto failed =
+              co_await detail::connect(stream, "http", target.address, target.port_or(config_.port),
+                                       config_.timeout, start)) {
         co_return *failed;
       }
       ProbeResult r = co_await exchange(stream, target, start);
@@ -104,8 +105,8 @@ class HttpProbe final : public Probe {
     beast::ssl_stream<beast::tcp_stream> stream(co_await net::this_coro::executor, tls_);
     auto& tcp = beast::get_lowest_layer(stream);
     tcp.expires_after(config_.timeout);
-    if (auto failed = co_await detail::connect(tcp, "https", target.address, config_.port,
-                                               config_.timeout, start)) {
+    if (auto failed = co_await detail::connect(
+            tcp, "https", target.address, target.port_or(config_.port), config_.timeout, start)) {
       co_return *failed;
     }
     const bool ip = is_ip_literal(target.address);
@@ -120,9 +121,11 @@ class HttpProbe final : public Probe {
     auto [hec] = co_await stream.async_handshake(net::ssl::stream_base::client,
                                                  net::as_tuple(net::use_awaitable));
     if (hec) {
-      ProbeResult failed = detail::failure(
-          "https", "TLS handshake with " + detail::endpoint_text(target.address, config_.port), hec,
-          config_.timeout, start);
+      ProbeResult failed =
+          detail::failure("https",
+                          "TLS handshake with " +
+                              detail::endpoint_text(target.address, target.port_or(config_.port)),
+                          hec, config_.timeout, start);
       failed.reached = true;
       co_return failed;
     }
@@ -144,7 +147,7 @@ class HttpProbe final : public Probe {
   net::awaitable<ProbeResult> exchange(Stream& stream, const Target& target,
                                        std::chrono::steady_clock::time_point start) {
     http::request<http::empty_body> req{http::verb::get, config_.path, 11};
-    req.set(http::field::host, detail::endpoint_text(target.address, config_.port));
+    req.set(http::field::host, detail::endpoint_text(target.address, target.port_or(config_.port)));
     req.set(http::field::user_agent, "rollgate-probe");
     req.set(http::field::connection, "close");
     auto [wec, written] =

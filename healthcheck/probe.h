@@ -21,6 +21,10 @@ struct Target {
   std::string host;          // for messages
   std::string address;       // where to connect
   std::string container_id;  // for container-level probes
+  // Non-zero: connect to this port instead of the configured one (the second of two containers
+  // side by side on a host publishes the same service on another host port).
+  uint16_t port = 0;
+  uint16_t port_or(uint16_t configured) const { return port != 0 ? port : configured; }
 };
 
 class Probe {

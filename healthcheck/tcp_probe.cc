@@ -22,8 +22,8 @@ class TcpProbe final : public Probe {
     const auto start = std::chrono::steady_clock::now();
     beast::tcp_stream stream(co_await net::this_coro::executor);
     stream.expires_after(config_.timeout);
-    if (auto failed = co_await detail::connect(stream, "tcp", target.address, config_.port,
-                                               config_.timeout, start)) {
+    if (auto failed = co_await detail::connect(
+            stream, "tcp", target.address, target.port_or(config_.port), config_.timeout, start)) {
       co_return *failed;
     }
     ProbeResult r;
@@ -31,7 +31,8 @@ class TcpProbe final : public Probe {
     r.outcome = ProbeResult::Outcome::kPass;
     r.reached = true;
     r.latency = detail::elapsed_since(start);
-    r.detail = "TCP connect " + detail::endpoint_text(target.address, config_.port) + " in " +
+    r.detail = "TCP connect " +
+               detail::endpoint_text(target.address, target.port_or(config_.port)) + " in " +
                detail::format_latency(r.latency);
     boost::system::error_code ignored;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);

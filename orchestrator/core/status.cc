@@ -22,6 +22,8 @@ const char* code_name(Code c) {
       return "Cancelled";
     case Code::kInternal:
       return "Internal";
+    case Code::kFailedPrecondition:
+      return "FailedPrecondition";
   }
   return "Unknown";
 }

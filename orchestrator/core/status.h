@@ -14,14 +14,15 @@ namespace orch {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,  // bad input from a user: manifest, flags, image reference
-  kNotFound,         // engine said 404, or a named thing does not exist
-  kConflict,         // engine said 409 (name in use, removal in progress)
-  kUnavailable,      // could not connect, connection reset, engine 5xx
-  kTimeout,          // a deadline expired
-  kEngine,           // any other engine-reported failure (e.g. error inside a 200 pull stream)
-  kCancelled,        // the operation was cancelled (signal, shutdown)
-  kInternal,         // a bug or an unexpected response shape
+  kInvalidArgument,     // bad input from a user: manifest, flags, image reference
+  kNotFound,            // engine said 404, or a named thing does not exist
+  kConflict,            // engine said 409 (name in use, removal in progress)
+  kUnavailable,         // could not connect, connection reset, engine 5xx
+  kTimeout,             // a deadline expired
+  kEngine,              // any other engine-reported failure (e.g. error inside a 200 pull stream)
+  kCancelled,           // the operation was cancelled (signal, shutdown)
+  kInternal,            // a bug or an unexpected response shape
+  kFailedPrecondition,  // a system is not in the state the operation needs (router config)
 };
 
 const char* code_name(Code c);

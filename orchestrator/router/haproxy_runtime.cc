@@ -1,0 +1,263 @@
+#include "orchestrator/router/haproxy_runtime.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <sstream>
+
+#include "orchestrator/core/duration.h"
+#include "orchestrator/docker/http_engine.h"
+
+namespace orch::router {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using net::ip::tcp;
+using net::local::stream_protocol;
+
+namespace {
+
+constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+// Answers are small (a map, a stats CSV of a few hundred servers); more is a wrong socket.
+constexpr size_t kMaxAnswer = 4 << 20;
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
+    s.pop_back();
+  }
+  size_t i = 0;
+  while (i < s.size() && (s[i] == '\n' || s[i] == ' ')) {
+    ++i;
+  }
+  return s.substr(i);
+}
+
+// Writes the command, then reads until HAProxy closes the connection.
+template <class Stream>
+Task<Result<std::string>> exchange(Stream& stream, const std::string& line,
+                                   const std::string& where) {
+  auto [wec, written] = co_await net::async_write(stream, net::buffer(line), kUseTuple);
+  if (wec) {
+    co_return Status(Code::kUnavailable, where + ": write: " + wec.message());
+  }
+  std::string answer;
+  auto buffer = net::dynamic_buffer(answer, kMaxAnswer);
+  auto [rec, read] = co_await net::async_read(stream, buffer, kUseTuple);
+  if (rec == beast::error::timeout) {
+    co_return Status(Code::kTimeout, where + ": no complete answer in time");
+  }
+  if (rec && rec != net::error::eof) {
+    co_return Status(Code::kUnavailable, where + ": read: " + rec.message());
+  }
+  co_return answer;
+}
+
+}  // namespace
+
+RuntimeApi::RuntimeApi(std::string address, std::chrono::milliseconds timeout)
+    : address_(std::move(address)), timeout_(timeout) {}
+
+Task<Result<std::string>> RuntimeApi::send(std::string command) const {
+  auto endpoint = docker::parse_endpoint(address_);
+  if (!endpoint) {
+    co_return Status(Code::kInvalidArgument,
+                     "HAProxy runtime API " + address_ + ": " + endpoint.status().message());
+  }
+  const std::string where = "HAProxy runtime API " + address_ + " (\"" + command + "\")";
+  const std::string line = command + "\n";
+  auto executor = co_await net::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  if (endpoint->kind == docker::Endpoint::Kind::kUnix) {
+    beast::basic_stream<stream_protocol> stream(executor);
+    stream.expires_at(deadline);
+    auto [ec] = co_await stream.async_connect(stream_protocol::endpoint(endpoint->path), kUseTuple);
+    if (ec) {
+      co_return Status(Code::kUnavailable, where + ": connect: " + ec.message());
+    }
+    co_return co_await exchange(stream, line, where);
+  }
+  using namespace net::experimental::awaitable_operators;
+  tcp::resolver resolver(executor);
+  net::steady_timer timer(executor);
+  timer.expires_at(deadline);
+  auto resolved =
+      co_await (resolver.async_resolve(endpoint->host, std::to_string(endpoint->port), kUseTuple) ||
+                timer.async_wait(kUseTuple));
+  if (resolved.index() == 1) {
+    co_return Status(Code::kUnavailable, where + ": resolving " + endpoint->host + " timed out");
+  }
+  auto [rec, results] = std::get<0>(std::move(resolved));
+  if (rec) {
+    co_return Status(Code::kUnavailable, where + ": resolving: " + rec.message());
+  }
+  beast::tcp_stream stream(executor);
+  stream.expires_at(deadline);
+  auto [ec, connected] = co_await stream.async_connect(results, kUseTuple);
+  if (ec) {
+    co_return Status(Code::kUnavailable, where + ": connect: " + ec.message());
+  }
+  co_return co_await exchange(stream, line, where);
+}
+
+Task<Status> RuntimeApi::command(std::string command) const {
+  auto answer = co_await send(command);
+  if (!answer) {
+    co_return answer.status();
+  }
+  std::string text = trim(*answer);
+  if (!text.empty()) {
+    co_return Status(Code::kFailedPrecondition,
+                     "HAProxy refused \"" + command + "\": " + text.substr(0, 300));
+  }
+  co_return Status::ok();
+}
+
+std::optional<std::string> map_value(const std::string& show_map, const std::string& key) {
+  std::istringstream in(show_map);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string ref, k, v;
+    if (fields >> ref >> k >> v && k == key) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+int to_int(const std::string& s) {
+  try {
+    return s.empty() ? 0 : std::stoi(s);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// Column index by name in a header already split into names; -1 if absent.
+int column(const std::vector<std::string>& header, const std::string& name) {
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == name) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+Result<std::vector<StatRow>> parse_stat(const std::string& csv) {
+  std::istringstream in(csv);
+  std::string line;
+  std::vector<std::string> header;
+  std::vector<StatRow> rows;
+  int px = -1, sv = -1, qcur = -1, scur = -1, status = -1;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    if (line.empty()) {
+      continue;
+    }
+    if (line.rfind("# ", 0) == 0) {
+      header = split(line.substr(2), ',');
+      px = column(header, "pxname");
+      sv = column(header, "svname");
+      qcur = column(header, "qcur");
+      scur = column(header, "scur");
+      status = column(header, "status");
+      if (px < 0 || sv < 0 || qcur < 0 || scur < 0 || status < 0) {
+        return Status(Code::kInvalidArgument,
+                      "show stat: the header lacks pxname, svname, qcur, scur or status");
+      }
+      continue;
+    }
+    if (header.empty()) {
+      return Status(Code::kInvalidArgument,
+                    "show stat: expected a CSV header, got \"" + line.substr(0, 80) + "\"");
+    }
+    auto f = split(line, ',');
+    if (f.size() < header.size() - 1) {
+      continue;
+    }
+    rows.push_back(StatRow{f[px], f[sv], to_int(f[qcur]), to_int(f[scur]), f[status]});
+  }
+  if (header.empty()) {
+    return Status(Code::kInvalidArgument, "show stat: empty answer");
+  }
+  return rows;
+}
+
+Result<std::vector<ServerState>> parse_servers_state(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  std::vector<std::string> header;
+  std::vector<ServerState> out;
+  int be = -1, name = -1, addr = -1, port = -1, admin = -1;
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      continue;
+    }
+    if (line.rfind("# ", 0) == 0) {
+      std::istringstream names(line.substr(2));
+      header.clear();
+      for (std::string n; names >> n;) {
+        header.push_back(n);
+      }
+      be = column(header, "be_name");
+      name = column(header, "srv_name");
+      addr = column(header, "srv_addr");
+      port = column(header, "srv_port");
+      admin = column(header, "srv_admin_state");
+      if (be < 0 || name < 0 || addr < 0 || port < 0 || admin < 0) {
+        return Status(Code::kInvalidArgument,
+                      "show servers state: the header lacks be_name, srv_name, srv_addr, "
+                      "srv_port or srv_admin_state");
+      }
+      continue;
+    }
+    if (header.empty()) {
+      continue;  // the format version line ("1")
+    }
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string s; fields >> s;) {
+      f.push_back(s);
+    }
+    if (f.size() < header.size()) {
+      continue;
+    }
+    out.push_back(ServerState{f[be], f[name], f[addr], to_int(f[port]), to_int(f[admin])});
+  }
+  if (header.empty()) {
+    return Status(Code::kInvalidArgument, "show servers state: no header in the answer");
+  }
+  return out;
+}
+
+}  // namespace orch::router

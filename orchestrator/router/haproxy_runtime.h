@@ -1,0 +1,63 @@
+// HAProxy Runtime API: one command per connection (the non-interactive mode), and parsers for
+// the answers rollgate reads. The parsers are pure so that unit tests feed them real output.
+//
+// Protocol (HAProxy management guide, "Unix Socket commands"): connect to a stats socket, write
+// one line, read until HAProxy closes the connection. "set ..." commands answer an empty line
+// on success and a message on error ("No such server.", "entry not found", ...).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/core/clock.h"
+#include "orchestrator/core/status.h"
+
+namespace orch::router {
+
+class RuntimeApi {
+ public:
+  // `address`: "unix:///path" or "tcp://host:port" (validated by the manifest loader).
+  RuntimeApi(std::string address, std::chrono::milliseconds timeout);
+
+  // Sends one command line and returns HAProxy's whole answer. Bounded by the timeout
+  // (connect, write and read together). kUnavailable when the socket cannot be reached.
+  Task<Result<std::string>> send(std::string command) const;
+
+  // send() for commands that answer nothing on success: any text back is the error.
+  Task<Status> command(std::string command) const;
+
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string address_;
+  std::chrono::milliseconds timeout_;
+};
+
+// "show map <map>": lines "<ref> <key> <value>". The value of `key`, if the map has it.
+std::optional<std::string> map_value(const std::string& show_map, const std::string& key);
+
+// One row of "show stat" (CSV, header "# pxname,svname,qcur,qmax,scur,...").
+struct StatRow {
+  std::string proxy;   // pxname
+  std::string server;  // svname: a server, or FRONTEND / BACKEND
+  int queued = 0;      // qcur: requests waiting for a connection slot
+  int sessions = 0;    // scur: streams in flight
+  std::string status;  // UP, DOWN, MAINT, DRAIN, no check, ...
+};
+// Rows of a "show stat" answer; kInvalidArgument when there is no header or a column is missing.
+Result<std::vector<StatRow>> parse_stat(const std::string& csv);
+
+// One server of "show servers state <backend>" (header "# be_id be_name srv_id srv_name
+// srv_addr ... srv_port ...").
+struct ServerState {
+  std::string backend;
+  std::string server;
+  std::string address;
+  int port = 0;
+  int admin_state = 0;  // srv_admin_state bits: 0x01 forced maintenance, 0x08 forced drain
+};
+Result<std::vector<ServerState>> parse_servers_state(const std::string& text);
+
+}  // namespace orch::router
