@@ -37,6 +37,7 @@
 #include "orchestrator/rollout/lock.h"
 #include "orchestrator/rollout/plan.h"
 #include "orchestrator/rollout/resume.h"
+#include "orchestrator/router/router.h"
 
 namespace orch::cli {
 
@@ -66,6 +67,8 @@ struct Fleet {
   net::io_context io;
   std::vector<std::unique_ptr<docker::Engine>> engines;
   std::vector<rollout::HostBinding> bindings;
+  SystemClock clock;
+  std::unique_ptr<router::Router> router;  // the manifest's router; nullptr: none
 };
 
 std::unique_ptr<Fleet> connect(const manifest::Manifest& m) {
@@ -91,6 +94,9 @@ std::unique_ptr<Fleet> connect(const manifest::Manifest& m) {
     }
     fleet->engines.push_back(docker::make_http_engine(fleet->io, h.name, *ep, options));
     fleet->bindings.push_back(rollout::HostBinding{h.name, h.address, fleet->engines.back().get()});
+  }
+  if (m.router) {
+    fleet->router = router::make_router(m, fleet->clock);
   }
   return fleet;
 }
@@ -144,8 +150,20 @@ json plan_json(const rollout::Plan& p, const manifest::Manifest& m) {
             {"pinned", p.pinned},
             {"revision", p.revision},
             {"keep", m.keep},
+            {"strategy", m.strategy.type},
             {"batches", json::array()},
             {"unchanged", json::array()}};
+  if (m.strategy.type == "rolling") {
+    j["order"] = manifest::to_string(m.strategy.order);
+  }
+  if (m.strategy.ports) {
+    j["ports"] = {{"blue", m.strategy.ports->blue}, {"green", m.strategy.ports->green}};
+  }
+  if (p.blue_green) {
+    j["live"] = p.live ? json(manifest::to_string(*p.live)) : json(nullptr);
+    j["target"] = manifest::to_string(p.target);
+    j["router_steps"] = p.router_steps;
+  }
   for (const auto& hp : p.unchanged) {
     j["unchanged"].push_back(hp.host);
   }
@@ -162,6 +180,10 @@ json plan_json(const rollout::Plan& p, const manifest::Manifest& m) {
                         {"digest", hp.current->digest},
                         {"archive_as", hp.previous_name}};
       }
+      if (hp.colour) {
+        h["colour"] = manifest::to_string(*hp.colour);
+        h["port"] = hp.port;
+      }
       for (const auto& a : hp.actions) {
         h["calls"].push_back(rollout::describe(a));
       }
@@ -177,6 +199,19 @@ void print_plan_text(const rollout::Plan& p, const manifest::Manifest& m) {
   if (p.noop()) {
     std::printf("nothing to do: every host already runs %s\n", p.digest.c_str());
     return;
+  }
+  if (p.blue_green) {
+    const auto& ports = *m.strategy.ports;
+    std::printf("blue-green: %s is live%s; %s (port %u) starts beside it on every host\n",
+                p.live ? manifest::to_string(*p.live) : "no colour",
+                p.live ? fmt::format(" (port {})", ports.of(*p.live)).c_str() : "",
+                manifest::to_string(p.target), static_cast<unsigned>(ports.of(p.target)));
+  } else if (m.strategy.start_first()) {
+    std::printf(
+        "rolling, start-first: each host's new container starts on its other port (blue "
+        "%u, green %u) before the old one stops\n",
+        static_cast<unsigned>(m.strategy.ports->blue),
+        static_cast<unsigned>(m.strategy.ports->green));
   }
   std::printf("new revision %d, %zu batch(es), on_failure: %s\n\n", p.revision, p.batches.size(),
               manifest::to_string(m.on_failure));
@@ -198,7 +233,15 @@ void print_plan_text(const rollout::Plan& p, const manifest::Manifest& m) {
   for (const auto& b : p.batches) {
     std::printf("batch %d/%zu:\n", b.index, p.batches.size());
     for (const auto& hp : b.hosts) {
-      if (hp.current) {
+      if (p.blue_green) {
+        std::printf("  %s: start %s beside %s%s\n", hp.host.c_str(),
+                    rollout::slot_name(p.app, p.target).c_str(),
+                    hp.current ? hp.current->name.c_str() : "nothing",
+                    hp.standby ? fmt::format(" (archive the standby {} as {})", hp.standby->name,
+                                             hp.standby_archive)
+                                     .c_str()
+                               : "");
+      } else if (hp.current) {
         std::printf("  %s: replace %s (revision %d, %s), archive it as %s\n", hp.host.c_str(),
                     hp.current->name.c_str(), hp.current->revision,
                     short_digest(hp.current->digest).c_str(), hp.previous_name.c_str());
@@ -209,16 +252,24 @@ void print_plan_text(const rollout::Plan& p, const manifest::Manifest& m) {
         std::printf("    %s\n", rollout::describe(a).c_str());
       }
     }
-    std::printf(
-        "  gate: every host healthy (%s) -> next batch; failing -> %s\n\n",
-        m.health.http
-            ? fmt::format("HTTP GET :{}{}", m.health.http->port, m.health.http->path).c_str()
-            : "container running",
-        manifest::to_string(m.on_failure));
+    std::printf("  gate: every host healthy (%s) -> next batch; failing -> %s\n\n",
+                m.health.http
+                    ? fmt::format("HTTP GET :{}{}",
+                                  b.hosts.front().port ? b.hosts.front().port : m.health.http->port,
+                                  m.health.http->path)
+                          .c_str()
+                    : "container running",
+                manifest::to_string(m.on_failure));
   }
   for (const auto& hp : p.unchanged) {
     std::printf("unchanged: %s already runs revision %d (%s)\n", hp.host.c_str(),
                 hp.current->revision, short_digest(hp.current->digest).c_str());
+  }
+  if (!p.router_steps.empty()) {
+    std::printf("then, for the whole fleet:\n");
+    for (const auto& step : p.router_steps) {
+      std::printf("  %s\n", step.c_str());
+    }
   }
   std::printf("after the last batch: remove containers beyond keep=%d revisions per host\n",
               m.keep);
@@ -248,6 +299,7 @@ int plan(const CommonOptions& o, const std::string& image_override) {
   SystemClock clock;
   rollout::RecordingSink quiet;
   rollout::Controller controller(*m, fleet->bindings, {}, clock, quiet);
+  controller.set_router(fleet->router.get());
   const std::string image = image_override.empty() ? m->image : image_override;
   auto result = run(*fleet, controller.preview(image, "planned"));
   if (!result) {
@@ -387,7 +439,10 @@ void release_stale_lock(const manifest::Manifest& m, Fleet& fleet, journal::Jour
   }
 }
 
-int run_apply(const CommonOptions& o, const Prepare& prepare) {
+// What run_apply runs once the lock is held: a rollout, or a blue-green switch-back.
+enum class Run { kApply, kSwitchBack };
+
+int run_apply(const CommonOptions& o, const Prepare& prepare, Run what = Run::kApply) {
   auto m = load(o);
   if (!m) {
     return code(ExitCode::kBadInput);
@@ -426,6 +481,7 @@ int run_apply(const CommonOptions& o, const Prepare& prepare) {
   rollout::EngineExec exec(engine_map(*fleet));  // outlives the controller and its probes
   rollout::Controller controller(*m, fleet->bindings, rollout::make_probes(m->health, &exec), clock,
                                  sink, &control, &*journal);
+  controller.set_router(fleet->router.get());
   rollout::ApplyOptions options;
   options.image = m->image;
   options.rollout_id = new_rollout_id();
@@ -525,7 +581,12 @@ int run_apply(const CommonOptions& o, const Prepare& prepare) {
   signals.async_wait(on_signal);
 
   auto outcome = run(*fleet, [&]() -> Task<rollout::Outcome> {
-    auto out = co_await controller.apply(std::move(options));
+    rollout::Outcome out;
+    if (what == Run::kSwitchBack) {
+      out = co_await controller.switch_back(rollout_id);
+    } else {
+      out = co_await controller.apply(std::move(options));
+    }
     signals.cancel();
     auto released = co_await rollout::release(*lock_engine, *lock);
     if (!released) {
@@ -647,6 +708,15 @@ int resume(const CommonOptions& o) {
   if (!app) {
     return code(ExitCode::kBadInput);
   }
+  if (app->m.strategy.two_slots() && !running_apply(app->dir)) {
+    std::fprintf(stderr,
+                 "rollgate resume: %s rollouts are not resumed; run apply again: it sets aside "
+                 "the new colour's containers the interrupted run left (they never received "
+                 "traffic before the switch), or rollgate switch-back to return to the other "
+                 "colour; nothing was changed\n",
+                 app->m.strategy.blue_green() ? "blue-green" : "start-first");
+    return code(ExitCode::kBadInput);
+  }
   if (running_apply(app->dir)) {
     return request(o, "resume");
   }
@@ -738,6 +808,25 @@ int rollback(const CommonOptions& o, int to_revision) {
                     options.image.c_str());
         return std::nullopt;
       });
+}
+
+int switch_back(const CommonOptions& o) {
+  auto app = load_app(o);
+  if (!app) {
+    return code(ExitCode::kBadInput);
+  }
+  if (!app->m.strategy.blue_green()) {
+    std::fprintf(stderr,
+                 "rollgate switch-back: %s: strategy.type is %s; switch-back needs blue-green "
+                 "(use rollgate rollback for a rolling update); nothing was changed\n",
+                 o.manifest_path.c_str(), app->m.strategy.type.c_str());
+    return code(ExitCode::kBadInput);
+  }
+  return run_apply(
+      o,
+      [](const manifest::Manifest&, Fleet&, const journal::Journal&,
+         rollout::ApplyOptions&) -> std::optional<int> { return std::nullopt; },
+      Run::kSwitchBack);
 }
 
 int request(const CommonOptions& o, const std::string& command) {
@@ -876,9 +965,25 @@ int status(const CommonOptions& o) {
   }
   rollout::EngineExec exec(engine_map(*fleet));
   auto probes = rollout::make_probes(m->health, &exec);
+  // Blue-green: the router says which colour serves (status shows what it says, or why not).
+  std::optional<manifest::Colour> routed;
+  std::string router_note;
+  if (fleet->router && m->strategy.blue_green()) {
+    auto live = run(*fleet, fleet->router->live_colour());
+    if (live && *live) {
+      routed = *live;
+      router_note = fmt::format("router ({}): {} is live", fleet->router->kind(),
+                                manifest::to_string(**live));
+    } else {
+      router_note = fmt::format("router ({}): cannot tell which colour is live{}",
+                                fleet->router->kind(), live ? "" : ": " + live.status().message());
+    }
+  }
   struct Row {
     std::string host;
     Result<std::vector<docker::ContainerSummary>> containers;
+    std::string live_name;  // the container serving the app on this host
+    uint16_t live_port = 0;
     std::optional<docker::ContainerInfo> live;
     std::vector<health::ProbeResult> probes;
   };
@@ -886,31 +991,56 @@ int status(const CommonOptions& o) {
     std::vector<Task<Row>> work;
     for (const auto& b : fleet->bindings) {
       work.push_back([](const rollout::HostBinding* b, const manifest::Manifest* m,
+                        std::optional<manifest::Colour> routed,
                         std::vector<std::unique_ptr<health::Probe>>* probes) -> Task<Row> {
-        Row row{b->name, Status(), std::nullopt, {}};
+        Row row{b->name, Status(), m->app, 0, std::nullopt, {}};
         std::vector<std::string> filter;
         filter.push_back(std::string(rollout::kLabelApp) + "=" + m->app);
         row.containers = co_await b->engine->list_containers(std::move(filter));
-        auto live = co_await b->engine->inspect_container(m->app);
+        if (row.containers && m->strategy.two_slots()) {
+          auto apps = rollout::app_containers(*row.containers);
+          std::optional<rollout::AppContainer> holder;
+          if (m->strategy.blue_green()) {
+            holder = routed ? rollout::slot_holder(m->app, *routed, apps) : std::nullopt;
+            for (auto c : {manifest::Colour::kBlue, manifest::Colour::kGreen}) {
+              auto h = rollout::slot_holder(m->app, c, apps);
+              if (!holder && h && h->running()) {
+                holder = h;  // the router cannot say: the running one
+              }
+            }
+          } else {
+            holder = rollout::live_container(m->app, apps);
+          }
+          row.live_name = holder ? holder->name : "";
+          row.live_port = holder ? m->strategy.ports->of(holder->colour) : 0;
+        }
+        Result<docker::ContainerInfo> live = Status(Code::kNotFound, "no live container");
+        if (!row.live_name.empty()) {
+          live = co_await b->engine->inspect_container(row.live_name);
+        }
         if (live) {
           row.live = std::move(*live);
           for (auto& p : *probes) {
             // A named argument: GCC 12 destroys a braced temporary inside co_await twice.
-            health::Target target{b->name, b->address, m->app};
+            health::Target target{b->name, b->address, row.live_name, row.live_port};
             row.probes.push_back(co_await p->run(std::move(target)));
           }
         }
         co_return row;
-      }(&b, &*m, &probes));
+      }(&b, &*m, routed, &probes));
     }
     co_return co_await rollout::gather(std::move(work));
   }());
 
   int rc = 0;
   json out = json::array();
+  const bool slots = m->strategy.two_slots();
   if (o.output != "json") {
-    std::printf("%-10s %-16s %-4s %-20s %-10s %s\n", "HOST", "CONTAINER", "REV", "DIGEST", "STATE",
-                "HEALTH");
+    if (!router_note.empty()) {
+      std::printf("%s\n", router_note.c_str());
+    }
+    std::printf("%-10s %-16s %-4s %-20s %-10s %s%s\n", "HOST", "CONTAINER", "REV", "DIGEST",
+                "STATE", slots ? "SLOT         " : "", "HEALTH");
   }
   for (auto& row : rows) {
     if (!row.containers) {
@@ -926,7 +1056,7 @@ int status(const CommonOptions& o) {
     auto apps = rollout::app_containers(*row.containers);
     // The live container first, then the kept revisions, newest first.
     std::stable_partition(apps.begin(), apps.end(),
-                          [&](const rollout::AppContainer& c) { return c.name == m->app; });
+                          [&](const rollout::AppContainer& c) { return c.name == row.live_name; });
     std::string health = "-";
     if (row.live) {
       bool pass = std::all_of(row.probes.begin(), row.probes.end(), [](const auto& p) {
@@ -944,23 +1074,34 @@ int status(const CommonOptions& o) {
                            details.empty() ? "" : fmt::format(" ({})", fmt::join(details, ", ")));
     }
     json host = {{"host", row.host}, {"containers", json::array()}};
+    if (m->strategy.blue_green()) {
+      host["live_colour"] = routed ? json(manifest::to_string(*routed)) : json(nullptr);
+      host["router"] = router_note;
+    }
     if (apps.empty() && o.output != "json") {
       std::printf("%-10s %-16s\n", row.host.c_str(), "(no app container)");
     }
     bool first = true;
     for (const auto& c : apps) {
-      bool is_live = c.name == m->app;
+      bool is_live = c.name == row.live_name;
       json jc = {{"container", c.name}, {"revision", c.revision}, {"digest", c.digest},
                  {"state", c.state},    {"live", is_live},        {"rollout", c.rollout}};
+      std::string slot;
+      if (slots) {
+        jc["colour"] = manifest::to_string(c.colour);
+        jc["port"] = m->strategy.ports->of(c.colour);
+        slot = fmt::format("{:<13}", fmt::format("{}:{}", manifest::to_string(c.colour),
+                                                 m->strategy.ports->of(c.colour)));
+      }
       if (is_live && row.live) {
         jc["health"] = health;
         jc["restart_count"] = row.live->restart_count;
       }
       host["containers"].push_back(jc);
       if (o.output != "json") {
-        std::printf("%-10s %-16s %-4d %-20s %-10s %s\n", first ? row.host.c_str() : "",
+        std::printf("%-10s %-16s %-4d %-20s %-10s %s%s\n", first ? row.host.c_str() : "",
                     c.name.c_str(), c.revision, short_digest(c.digest).c_str(), c.state.c_str(),
-                    is_live ? health.c_str() : "");
+                    slot.c_str(), is_live ? health.c_str() : "");
       }
       first = false;
     }

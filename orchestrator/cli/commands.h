@@ -29,6 +29,11 @@ int resume(const CommonOptions& o);
 // Roll the running apply back; or finish an interrupted/paused rollout's rollback; or return to
 // revision `to_revision` (0: the one before the live one) if it is still on the hosts.
 int rollback(const CommonOptions& o, int to_revision);
+
+// Blue-green: make the other colour live again (restart, gate, switch the router, stop the
+// colour that was live). Exit 0 switched, 3 abandoned (the live colour kept serving), 6 nothing
+// to switch back to.
+int switch_back(const CommonOptions& o);
 // pause | resume | rollback | promote: a request to the apply running for the app.
 int request(const CommonOptions& o, const std::string& command);
 

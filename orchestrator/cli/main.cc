@@ -131,6 +131,13 @@ int main(int argc, char** argv) {
                    "Revision to return to (default: the one before the live one)")
       ->check(CLI::PositiveNumber);
 
+  auto* switch_back = app.add_subcommand(
+      "switch-back",
+      "Blue-green: make the other colour live again: restart its containers, gate them, switch "
+      "the router, then stop the colour that was live (it keeps serving until the switch)");
+  add_common(switch_back, common, true, true);
+  add_lock_options(switch_back, lock_wait, lock_lease);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -173,6 +180,9 @@ int main(int argc, char** argv) {
     }
     if (rollback->parsed()) {
       return orch::cli::rollback(common, to_revision);
+    }
+    if (switch_back->parsed()) {
+      return orch::cli::switch_back(common);
     }
     for (const auto& r : requests) {
       if (r.cmd->parsed()) {

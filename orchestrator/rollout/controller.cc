@@ -14,16 +14,13 @@
 #include "orchestrator/docker/image_ref.h"
 #include "orchestrator/journal/records.h"
 #include "orchestrator/rollout/async.h"
+#include "orchestrator/rollout/controller_internal.h"
 
 namespace orch::rollout {
 
 using nlohmann::json;
 
 namespace {
-
-// Revert and rollback calls are retried: giving up half-way is the one thing worse than a
-// slow revert. Three tries spaced by the probe interval ride out a dockerd restart's blip.
-constexpr int kRevertAttempts = 3;
 
 health::ContainerStatus to_health(const docker::ContainerInfo& info) {
   health::ContainerStatus s;
@@ -67,26 +64,6 @@ json observation_json(const health::Observation& o) {
 }
 
 }  // namespace
-
-// Everything apply() knows about one host it is changing.
-struct Controller::HostRun {
-  HostPlan plan;
-  const HostBinding* host = nullptr;
-  health::Baseline baseline = health::Baseline::kAbsent;
-  // What has been done to the host so far, so that revert and rollback undo exactly that.
-  bool stopped_old = false;
-  bool renamed_old = false;
-  std::string new_id;
-  // The container the gate watches, and since when.
-  std::string gating;
-  TimePoint gate_started{};
-  std::optional<health::Tracker> tracker;
-  health::Verdict verdict = health::Verdict::kPending;
-  bool reverted = false;  // put back on its previous container (budget, interrupt, rollback)
-  int batch = 0;          // the plan's batch index (1-based)
-
-  bool touched() const { return stopped_old || renamed_old || !new_id.empty(); }
-};
 
 struct Controller::Preflight {
   Plan plan;
@@ -195,8 +172,71 @@ Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std
     co_return Status(Code::kUnavailable, fmt::format("{}", fmt::join(failures, "; ")));
   }
 
-  Preflight pf{make_plan(manifest_, ref->to_string(), pinned, digest, observed, rollout_id,
-                         options_.resume)};
+  // 4. The router answers and knows these hosts; with blue-green, it says which colour is live.
+  std::optional<manifest::Colour> routed;
+  if (router_) {
+    std::vector<std::string> names;
+    for (const auto& h : hosts_) {
+      names.push_back(h.name);
+    }
+    auto checked = co_await router_->check(names);
+    emit("preflight", "",
+         checked ? "router (" + router_->kind() + ") ok" : "router: " + checked.message(),
+         {{"check", "router"}, {"ok", checked.is_ok()}});
+    if (!checked) {
+      co_return checked.with_context("router");
+    }
+    if (manifest_.strategy.blue_green()) {
+      auto live = co_await router_->live_colour();
+      if (!live) {
+        co_return live.status().with_context("router");
+      }
+      routed = *live;
+    }
+  }
+
+  Preflight pf;
+  if (manifest_.strategy.blue_green()) {
+    auto bg = make_blue_green_plan(manifest_, ref->to_string(), pinned, digest, observed,
+                                   rollout_id, routed);
+    if (!bg) {
+      co_return bg.status();
+    }
+    pf.plan = std::move(*bg);
+  } else {
+    pf.plan = make_plan(manifest_, ref->to_string(), pinned, digest, observed, rollout_id,
+                        options_.resume);
+  }
+  if (router_) {
+    for (auto& b : pf.plan.batches) {
+      for (auto& hp : b.hosts) {
+        for (auto& a : hp.actions) {
+          if (a.type == Action::Type::kDrain) {
+            a.router_step = router_->describe_drain(hp.host, a.slot);
+          } else if (a.type == Action::Type::kEnable) {
+            a.router_step = router_->describe_enable(hp.host, a.slot);
+          }
+        }
+      }
+    }
+    if (pf.plan.blue_green && !pf.plan.noop()) {
+      const std::string to = manifest::to_string(pf.plan.target);
+      pf.plan.router_steps.push_back("ROUTER " + router_->describe_switch(pf.plan.target) +
+                                     "   (once " + to + " passed its gate on every host)");
+      if (options_.bake.count() > 0 || manifest_.health.bake.count() > 0) {
+        pf.plan.router_steps.push_back(
+            fmt::format("BAKE watch {} for {}; if it fails, switch back to the previous colour", to,
+                        format_duration(std::max(options_.bake, manifest_.health.bake))));
+      }
+      if (pf.plan.live) {
+        const auto from = *pf.plan.live;
+        pf.plan.router_steps.push_back("ROUTER " + router_->describe_wait_idle(from));
+        pf.plan.router_steps.push_back(
+            fmt::format("STOP  the {} container on every host (kept for rollgate switch-back)",
+                        manifest::to_string(from)));
+      }
+    }
+  }
   if (pf.plan.noop()) {
     co_return pf;
   }
@@ -297,7 +337,8 @@ Task<Result<Plan>> Controller::preview(std::string image, std::string rollout_id
   co_return std::move(pf->plan);
 }
 
-Task<health::Observation> Controller::observe(const HostBinding& host, std::string container) {
+Task<health::Observation> Controller::observe(const HostBinding& host, std::string container,
+                                              uint16_t port) {
   health::Observation obs;
   auto info = co_await host.engine->inspect_container(container);
   if (info) {
@@ -309,7 +350,8 @@ Task<health::Observation> Controller::observe(const HostBinding& host, std::stri
   }
   std::vector<Task<health::ProbeResult>> runs;
   for (auto& p : probes_) {
-    runs.push_back(p->run(health::Target{host.name, host.address, container}));
+    health::Target target{host.name, host.address, container, port};
+    runs.push_back(p->run(target));
   }
   obs.probes = co_await gather(std::move(runs));
   obs.at = clock_.now();
@@ -350,7 +392,8 @@ Task<std::vector<health::Baseline>> Controller::measure_baseline(const Plan& pla
     for (size_t i = 0; i < hosts.size(); ++i) {
       if (hosts[i]->current && !known[i] && out[i] != health::Baseline::kHealthy) {
         index.push_back(i);
-        obs.push_back(observe(binding(hosts[i]->host), hosts[i]->current->id));
+        obs.push_back(
+            observe(binding(hosts[i]->host), hosts[i]->current->id, hosts[i]->current_port));
       }
     }
     if (obs.empty()) {
@@ -388,53 +431,139 @@ Task<std::vector<health::Baseline>> Controller::measure_baseline(const Plan& pla
   co_return out;
 }
 
-Task<Status> Controller::swap_host(HostRun& run) {
+router::Endpoint Controller::endpoint(const HostRun& run, bool new_container) const {
+  uint16_t port = new_container ? run.plan.port : run.plan.current_port;
+  if (port == 0 && !manifest_.container.ports.empty()) {
+    port = manifest_.container.ports.front().host_port;
+  }
+  return router::Endpoint{run.plan.host, run.host->address, port};
+}
+
+// One step of a host's plan: an engine call or a router step, journaled ahead and reported.
+Task<Status> Controller::run_action(HostRun& run, const Action& a) {
   auto* engine = run.host->engine;
-  for (const auto& a : run.plan.actions) {
-    if (a.type != Action::Type::kGate) {
-      // Write-ahead: no engine call without its intent on disk.
-      auto written =
-          record_intent(run.plan.host, describe(a), action_name(a.type), a.container, a.new_name);
-      if (!written) {
-        co_return written.with_context("journal");
+  if (a.type == Action::Type::kGate) {
+    run.gating = run.new_id;
+    run.gate_port = run.plan.port;
+    run.gate_started = clock_.now();
+    co_return Status::ok();
+  }
+  // Write-ahead: no engine call or router step without its intent on disk.
+  auto written =
+      record_intent(run.plan.host, describe(a), action_name(a.type), a.container, a.new_name);
+  if (!written) {
+    co_return written.with_context("journal");
+  }
+  // The container a stop or rename acts on.
+  std::string target;
+  switch (a.on) {
+    case Action::On::kCurrent:
+      target = run.plan.current ? run.plan.current->id : a.container;
+      break;
+    case Action::On::kNew:
+      target = run.new_id;
+      break;
+    case Action::On::kStandby:
+      target = run.plan.standby ? run.plan.standby->id : a.container;
+      break;
+  }
+  Status st;
+  json extra = json::object();
+  switch (a.type) {
+    case Action::Type::kStop:
+      st = co_await engine->stop_container(target, a.stop_timeout_s);
+      if (st) {
+        (a.on == Action::On::kStandby ? run.standby_stopped : run.stopped_old) = true;
       }
+      break;
+    case Action::Type::kRename:
+      st = co_await engine->rename_container(target, a.new_name);
+      if (st) {
+        (a.on == Action::On::kStandby ? run.standby_renamed
+         : a.on == Action::On::kNew   ? run.renamed_new
+                                      : run.renamed_old) = true;
+      }
+      break;
+    case Action::Type::kCreate: {
+      auto id = co_await engine->create_container(*a.spec);
+      if (id) {
+        run.new_id = *id;
+      }
+      st = id.status();
+      break;
     }
-    Status st;
-    switch (a.type) {
-      case Action::Type::kStop:
-        st = co_await engine->stop_container(run.plan.current->id, a.stop_timeout_s);
-        run.stopped_old = run.stopped_old || st.is_ok();
-        break;
-      case Action::Type::kRename:
-        st = co_await engine->rename_container(run.plan.current->id, a.new_name);
-        run.renamed_old = run.renamed_old || st.is_ok();
-        break;
-      case Action::Type::kCreate: {
-        auto id = co_await engine->create_container(*a.spec);
-        if (id) {
-          run.new_id = *id;
+    case Action::Type::kStart:
+      st = co_await engine->start_container(run.new_id);
+      break;
+    case Action::Type::kRemove:
+      st = co_await engine->remove_container(a.container, true);
+      break;
+    case Action::Type::kDrain: {
+      // A drain that times out is reported and the swap goes on: drain_timeout is the
+      // operator's bound on how long a slow request may hold a rollout up.
+      const bool current_slot = a.slot.has_value();
+      auto drained = co_await router_->drain(endpoint(run, !current_slot), a.slot);
+      st = drained.status();
+      if (drained) {
+        run.drained = true;
+        extra = {{"idle", drained->idle},
+                 {"in_flight", drained->in_flight},
+                 {"waited_ms", drained->waited.count()}};
+        if (!drained->idle) {
+          emit("drain", run.plan.host,
+               fmt::format("drain timed out after {} with {} request(s) still in flight; going on",
+                           format_duration(drained->waited), drained->in_flight),
+               extra);
         }
-        st = id.status();
-        break;
       }
-      case Action::Type::kStart:
-        st = co_await engine->start_container(run.new_id);
-        break;
-      case Action::Type::kGate:
-        run.gating = run.new_id;
-        run.gate_started = clock_.now();
-        co_return Status::ok();
-      case Action::Type::kRemove:
-        st = co_await engine->remove_container(a.container, true);
-        break;
+      break;
     }
-    record_outcome(run.plan.host, describe(a), st,
-                   a.type == Action::Type::kCreate ? run.new_id : std::string());
-    emit("step", run.plan.host, (st ? "ok    " : "FAIL  ") + describe(a),
-         {{"call", describe(a)}, {"ok", st.is_ok()}, {"error", st ? "" : st.message()}});
+    case Action::Type::kEnable:
+      st = co_await router_->enable(endpoint(run, true), a.slot);
+      if (st) {
+        run.enabled_new = true;
+      }
+      break;
+    case Action::Type::kGate:
+      break;
+  }
+  record_outcome(run.plan.host, describe(a), st,
+                 a.type == Action::Type::kCreate ? run.new_id : std::string());
+  json data = {{"call", describe(a)}, {"ok", st.is_ok()}, {"error", st ? "" : st.message()}};
+  data.update(extra);
+  emit("step", run.plan.host, (st ? "ok    " : "FAIL  ") + describe(a), std::move(data));
+  if (!st) {
+    co_return st.with_context(describe(a));
+  }
+  co_return Status::ok();
+}
+
+// The host's plan up to and including its gate.
+Task<Status> Controller::swap_host(HostRun& run) {
+  for (const auto& a : run.plan.actions) {
+    auto st = co_await run_action(run, a);
     if (!st) {
-      co_return st.with_context(describe(a));
+      co_return st;
     }
+    if (a.type == Action::Type::kGate) {
+      break;
+    }
+  }
+  co_return Status::ok();
+}
+
+// The host's plan after its gate passed: router steps, and start-first's retirement of the
+// old container.
+Task<Status> Controller::complete_host(HostRun& run) {
+  bool after_gate = false;
+  for (const auto& a : run.plan.actions) {
+    if (after_gate) {
+      auto st = co_await run_action(run, a);
+      if (!st) {
+        co_return st;
+      }
+    }
+    after_gate = after_gate || a.type == Action::Type::kGate;
   }
   co_return Status::ok();
 }
@@ -453,6 +582,10 @@ const char* Controller::action_name(Action::Type t) {
       return "gate";
     case Action::Type::kRemove:
       return "remove";
+    case Action::Type::kDrain:
+      return "drain";
+    case Action::Type::kEnable:
+      return "enable";
   }
   return "?";
 }
@@ -492,26 +625,6 @@ void Controller::record(const std::function<Status(journal::Journal&)>& write) {
   }
 }
 
-namespace {
-
-// Retries an idempotent undo step; the last error is returned if every attempt fails.
-template <class F>
-Task<Status> with_retries(Clock& clock, std::chrono::milliseconds pause, F call) {
-  Status st;
-  for (int attempt = 0; attempt < kRevertAttempts; ++attempt) {
-    if (attempt > 0) {
-      co_await clock.sleep_for(pause);
-    }
-    st = co_await call();
-    if (st) {
-      co_return st;
-    }
-  }
-  co_return st;
-}
-
-}  // namespace
-
 // Undoes a swap that did not complete (an engine error mid-way): the new container, if any,
 // is removed; the old one gets its name back and is started again.
 Task<Status> Controller::revert_host(HostRun& run) {
@@ -544,6 +657,16 @@ Task<Status> Controller::revert_host(HostRun& run) {
       co_return st.with_context("restart previous container");
     }
     run.stopped_old = false;
+  }
+  if (router_ && run.drained && run.plan.current) {
+    // Stop-first drained the host before stopping it: its previous container serves again.
+    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
+      co_return co_await router_->enable(endpoint(run, false), std::nullopt);
+    });
+    if (!st) {
+      co_return st.with_context("router: enable the host again");
+    }
+    run.drained = false;
   }
   emit("step", run.plan.host, "reverted: previous container is live again",
        {{"call", "revert"}, {"ok", true}});
@@ -642,7 +765,7 @@ Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, GateSpec spe
     }
     std::vector<Task<health::Observation>> obs;
     for (auto* r : runs) {
-      obs.push_back(observe(*r->host, r->gating));
+      obs.push_back(observe(*r->host, r->gating, r->gate_port));
     }
     auto results = co_await gather(std::move(obs));
     const TimePoint now = clock_.now();
@@ -793,18 +916,45 @@ Task<Status> Controller::restore_host(HostRun* r) {
 // Restores the given hosts concurrently, then gates the previous containers of those whose
 // baseline was healthy. Returns the problems, empty when every host is back and healthy.
 Task<std::vector<std::string>> Controller::restore(std::vector<HostRun*> runs) {
+  std::vector<std::string> problems;
+  if (router_) {
+    // No request may reach a container while it is being stopped: take the new container's
+    // entry out first (with start-first the old one's entry may still serve meanwhile).
+    std::vector<Task<Status>> drains;
+    std::vector<HostRun*> draining;
+    for (auto* r : runs) {
+      if (r->enabled_new) {
+        draining.push_back(r);
+        drains.push_back([](Controller* self, HostRun* run) -> Task<Status> {
+          auto d = co_await self->router_->drain(self->endpoint(*run, true), run->plan.colour);
+          co_return d.status();
+        }(this, r));
+      }
+    }
+    auto drained = co_await gather(std::move(drains));
+    for (size_t i = 0; i < draining.size(); ++i) {
+      if (!drained[i]) {
+        problems.push_back(draining[i]->plan.host + ": router drain: " + drained[i].message());
+      } else {
+        draining[i]->enabled_new = false;
+      }
+    }
+    if (!problems.empty()) {
+      co_return problems;
+    }
+  }
   std::vector<Task<Status>> undo;
   for (auto* r : runs) {
     undo.push_back(restore_host(r));
   }
   auto results = co_await gather(std::move(undo));
-  std::vector<std::string> problems;
   std::vector<HostRun*> verify;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (!results[i]) {
       problems.push_back(runs[i]->plan.host + ": " + results[i].message());
     } else if (runs[i]->plan.current && runs[i]->baseline == health::Baseline::kHealthy) {
       runs[i]->gating = runs[i]->plan.current->id;
+      runs[i]->gate_port = runs[i]->plan.current_port;
       runs[i]->gate_started = clock_.now();
       runs[i]->verdict = health::Verdict::kPending;
       verify.push_back(runs[i]);
@@ -819,6 +969,31 @@ Task<std::vector<std::string>> Controller::restore(std::vector<HostRun*> runs) {
     auto check = co_await gate(verify, spec);
     if (check.action != health::Decision::Action::kContinue) {
       problems.push_back("the previous revision is not healthy again: " + check.reason);
+    }
+  }
+  if (router_ && problems.empty()) {
+    // The previous containers serve again: their entries go back into load balancing.
+    std::vector<Task<Status>> enables;
+    std::vector<HostRun*> enabling;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i]->plan.current) {
+        enabling.push_back(runs[i]);
+        const auto slot = runs[i]->plan.colour
+                              ? std::optional<manifest::Colour>(runs[i]->plan.current->colour)
+                              : std::nullopt;
+        enables.push_back(router_->enable(endpoint(*runs[i], false), slot));
+      }
+    }
+    auto enabled = co_await gather(std::move(enables));
+    for (size_t i = 0; i < enabling.size(); ++i) {
+      emit("step", enabling[i]->plan.host,
+           (enabled[i] ? "ok    " : "FAIL  ") + std::string("router: previous container back in"),
+           {{"call", "restore: enable"}, {"ok", enabled[i].is_ok()}});
+      if (!enabled[i]) {
+        problems.push_back(enabling[i]->plan.host + ": router enable: " + enabled[i].message());
+      } else {
+        enabling[i]->drained = false;
+      }
     }
   }
   co_return problems;
@@ -1035,6 +1210,9 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
     }
   }
 
+  if (plan.blue_green) {
+    co_return finish(co_await blue_green(plan, runs));
+  }
   std::vector<HostRun*> touched;
   if (options.rollback_only) {
     for (auto& r : runs) {
@@ -1134,6 +1312,28 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
                       fmt::format("could not revert a host within the failure budget: {}",
                                   fmt::join(problems, "; "))});
         }
+      }
+      std::vector<Task<Status>> completions;
+      std::vector<HostRun*> completing;
+      for (auto* r : batch) {
+        if (!r->reverted) {
+          completing.push_back(r);
+          completions.push_back(complete_host(*r));
+        }
+      }
+      auto completed = co_await gather(std::move(completions));
+      std::vector<std::string> incomplete;
+      for (size_t i = 0; i < completing.size(); ++i) {
+        if (!completed[i]) {
+          incomplete.push_back(completing[i]->plan.host + ": " + completed[i].message());
+        }
+      }
+      if (!incomplete.empty()) {
+        co_return finish(Outcome{
+            ExitCode::kPaused,
+            fmt::format("paused: batch {} passed its gate but finishing it failed: {}. The new "
+                        "containers are healthy; fix the router, then apply again",
+                        b.index, fmt::join(incomplete, "; "))});
       }
       record([&](journal::Journal& j) {
         return j.append(journal::BatchDoneRecord{options_.rollout_id, clock_.wall_now(), b.index});

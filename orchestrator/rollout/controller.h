@@ -40,6 +40,7 @@
 #include "orchestrator/rollout/events.h"
 #include "orchestrator/rollout/plan.h"
 #include "orchestrator/rollout/probes.h"
+#include "orchestrator/router/router.h"
 
 namespace orch::rollout {
 
@@ -105,14 +106,33 @@ class Controller {
   // Used by `rollgate plan`; changes nothing on any engine.
   Task<Result<Plan>> preview(std::string image, std::string rollout_id);
 
+  // Blue-green: make the other colour live again (rollgate switch-back). Restarts its
+  // containers where stopped, gates them, switches the router, waits for the colour that was
+  // live to drain and stops it. Exit 0 when switched; kRolledBack when the other colour fails
+  // its gate (it is stopped again, the live colour never stopped serving); kPreflight when a
+  // host has no container of the other colour.
+  Task<Outcome> switch_back(std::string rollout_id);
+
+  // The traffic router (manifest `router`), borrowed; nullptr: none.
+  void set_router(router::Router* r) { router_ = r; }
+
  private:
   struct HostRun;  // per-host state of one apply (controller.cc)
   struct Preflight;
 
   Task<Result<Preflight>> preflight(std::string image, std::string rollout_id, bool pull);
-  Task<health::Observation> observe(const HostBinding& host, std::string container);
+  Task<health::Observation> observe(const HostBinding& host, std::string container,
+                                    uint16_t port = 0);
   Task<std::vector<health::Baseline>> measure_baseline(const Plan& plan);
   Task<Status> swap_host(HostRun& run);
+  Task<Status> run_action(HostRun& run, const Action& a);
+  Task<Status> complete_host(HostRun& run);
+  Task<Outcome> blue_green(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
+  Task<Status> discard_new(HostRun& run);
+  Task<Status> stop_all(std::vector<HostRun*> runs, bool standby, std::string why);
+  Task<Status> switch_router(manifest::Colour to, const std::vector<HostRun*>& runs,
+                             std::string why);
+  router::Endpoint endpoint(const HostRun& run, bool new_container) const;
   Task<Status> revert_host(HostRun& run);
   // How a gate watches its hosts: the batch gate, the bake, or the check after a restore.
   struct GateSpec {
@@ -155,6 +175,7 @@ class Controller {
   int failure_budget_ = 0;
   int failures_so_far_ = 0;
   int plan_revision_ = 0;  // the revision apply() is rolling out
+  router::Router* router_ = nullptr;
 };
 
 }  // namespace orch::rollout

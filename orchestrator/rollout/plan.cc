@@ -11,6 +11,8 @@ namespace {
 
 constexpr char kApi[] = "/v1.41";
 constexpr char kFailedSuffix[] = "-failed";
+// start-first: the new container's name while the old one still has the app's name.
+constexpr char kNextSuffix[] = "-next";
 
 int parse_revision(const docker::Labels& labels) {
   auto it = labels.find(kLabelRevision);
@@ -42,9 +44,11 @@ std::vector<AppContainer> app_containers(const std::vector<docker::ContainerSumm
   std::vector<AppContainer> out;
   out.reserve(list.size());
   for (const auto& c : list) {
-    out.push_back(AppContainer{c.id, c.name, parse_revision(c.labels),
-                               label_or_empty(c.labels, kLabelDigest),
-                               label_or_empty(c.labels, kLabelRollout), c.state});
+    out.push_back(
+        AppContainer{c.id, c.name, parse_revision(c.labels), label_or_empty(c.labels, kLabelDigest),
+                     label_or_empty(c.labels, kLabelRollout), c.state,
+                     label_or_empty(c.labels, kLabelColour) == "green" ? manifest::Colour::kGreen
+                                                                       : manifest::Colour::kBlue});
   }
   std::sort(out.begin(), out.end(), [](const AppContainer& a, const AppContainer& b) {
     return a.revision != b.revision ? a.revision > b.revision : a.name < b.name;
@@ -69,13 +73,32 @@ std::string describe(const Action& a) {
       return fmt::format("GATE {}: probe until healthy, failing or past the deadline", a.container);
     case Action::Type::kRemove:
       return fmt::format("DELETE {}/containers/{}?force=1", kApi, a.container);
+    case Action::Type::kDrain:
+      return fmt::format("ROUTER {}, then wait for in-flight requests", a.router_step);
+    case Action::Type::kEnable:
+      return fmt::format("ROUTER {}", a.router_step);
   }
   return "?";
 }
 
+std::string slot_name(const std::string& app, manifest::Colour c) {
+  return app + "-" + manifest::to_string(c);
+}
+
+std::optional<AppContainer> slot_holder(const std::string& app, manifest::Colour c,
+                                        const std::vector<AppContainer>& containers) {
+  for (const auto& k : containers) {
+    if (k.name == slot_name(app, c) || (c == manifest::Colour::kBlue && k.name == app)) {
+      return k;
+    }
+  }
+  return std::nullopt;
+}
+
 docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::string& pinned,
                                      const std::string& digest, int revision,
-                                     const std::string& rollout_id) {
+                                     const std::string& rollout_id,
+                                     std::optional<manifest::Colour> colour) {
   docker::ContainerSpec spec;
   spec.name = m.app;
   spec.image = pinned;
@@ -90,6 +113,11 @@ docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::str
   spec.labels[kLabelRollout] = rollout_id;
   for (const auto& p : m.container.ports) {
     spec.ports.push_back(docker::PortBinding{p.host_port, p.container_port, p.protocol, ""});
+  }
+  if (colour && m.strategy.ports && !spec.ports.empty()) {
+    spec.labels[kLabelColour] = manifest::to_string(*colour);
+    spec.ports[0].host_port = m.strategy.ports->of(*colour);
+    spec.name = m.strategy.blue_green() ? slot_name(m.app, *colour) : m.app + kNextSuffix;
   }
   // "on-failure:5" is one manifest value; the engine wants the name and the count apart.
   const std::string& restart = m.container.restart;
@@ -134,15 +162,87 @@ std::vector<AppContainer> containers_to_prune(const std::string& app,
   return prune;
 }
 
-Plan make_plan(const manifest::Manifest& m, const std::string& image, const std::string& pinned,
-               const std::string& digest, const std::vector<HostObservation>& observed,
-               const std::string& rollout_id, const std::optional<ResumeOf>& resume) {
+namespace {
+
+Plan empty_plan(const manifest::Manifest& m, const std::string& image, const std::string& pinned,
+                const std::string& digest, const std::string& rollout_id) {
   Plan plan;
   plan.app = m.app;
   plan.image = image;
   plan.digest = digest;
   plan.pinned = pinned;
   plan.rollout_id = rollout_id;
+  return plan;
+}
+
+// "<app>-r<rev>", or with the id's prefix when a container already has that name: a live
+// container that somehow carries its archive name (a crashed earlier run) must not collide.
+std::string archive_name(const std::string& app, const AppContainer& c,
+                         const std::vector<AppContainer>& containers) {
+  std::string name = fmt::format("{}-r{}", app, c.revision);
+  for (const auto& other : containers) {
+    if (other.name == name) {
+      return fmt::format("{}-r{}-{}", app, c.revision, c.id.substr(0, 12));
+    }
+  }
+  return name;
+}
+
+Action router_action(Action::Type type, std::optional<manifest::Colour> slot, uint16_t port) {
+  Action a{type, ""};
+  a.slot = slot;
+  a.port = port;
+  return a;
+}
+
+// start-first: the new container starts in the other slot (named <app>-next), is gated, gets
+// the host's traffic at the router, and only then is the old one drained, stopped and
+// archived, and the new one takes the app's name.
+void start_first_actions(const manifest::Manifest& m, const std::string& pinned,
+                         const std::string& digest, int revision, const std::string& rollout_id,
+                         const std::vector<AppContainer>& containers, HostPlan& hp) {
+  using manifest::Colour;
+  const auto& ports = *m.strategy.ports;
+  const std::string next_name = m.app + kNextSuffix;
+  for (const auto& c : containers) {
+    if (c.name == next_name) {
+      // Left by an interrupted run: never gated, never routed to.
+      hp.actions.push_back(Action{Action::Type::kRemove, next_name});
+    }
+  }
+  const Colour current = hp.current ? hp.current->colour : Colour::kBlue;
+  hp.current_port = ports.of(current);
+  const Colour next = hp.current ? manifest::other(current) : Colour::kBlue;
+  hp.colour = next;
+  hp.port = ports.of(next);
+  auto spec = container_spec(m, pinned, digest, revision, rollout_id, next);
+  if (!hp.current) {
+    spec.name = m.app;  // nothing to overlap with: the first one takes the app's name at once
+  }
+  const std::string created = spec.name;
+  hp.actions.push_back(Action{Action::Type::kCreate, created, "", std::move(spec)});
+  hp.actions.push_back(Action{Action::Type::kStart, created});
+  hp.actions.push_back(Action{Action::Type::kGate, created});
+  hp.actions.push_back(router_action(Action::Type::kEnable, next, hp.port));
+  if (!hp.current) {
+    return;
+  }
+  const int stop_timeout_s = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
+  hp.actions.push_back(router_action(Action::Type::kDrain, current, hp.current_port));
+  hp.actions.push_back(Action{Action::Type::kStop, m.app, "", std::nullopt, stop_timeout_s});
+  hp.actions.push_back(Action{Action::Type::kRename, m.app, hp.previous_name});
+  Action rename_new{Action::Type::kRename, created, m.app};
+  rename_new.on = Action::On::kNew;
+  hp.actions.push_back(std::move(rename_new));
+}
+
+}  // namespace
+
+Plan make_plan(const manifest::Manifest& m, const std::string& image, const std::string& pinned,
+               const std::string& digest, const std::vector<HostObservation>& observed,
+               const std::string& rollout_id, const std::optional<ResumeOf>& resume) {
+  Plan plan = empty_plan(m, image, pinned, digest, rollout_id);
 
   // Revisions are numbered fleet-wide: one rollout, one number, on every host it touches.
   int max_revision = 0;
@@ -183,6 +283,9 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
           hp.actions.push_back(Action{Action::Type::kStart, m.app});
         }
         hp.actions.push_back(Action{Action::Type::kGate, m.app});
+        if (m.router) {
+          hp.actions.push_back(router_action(Action::Type::kEnable, std::nullopt, 0));
+        }
         to_change.push_back(std::move(hp));
         continue;
       }
@@ -195,6 +298,9 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
                                     container_spec(m, pinned, digest, plan.revision, rollout_id)});
         hp.actions.push_back(Action{Action::Type::kStart, m.app});
         hp.actions.push_back(Action{Action::Type::kGate, m.app});
+        if (m.router) {
+          hp.actions.push_back(router_action(Action::Type::kEnable, std::nullopt, 0));
+        }
         to_change.push_back(std::move(hp));
         continue;
       }
@@ -206,24 +312,29 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
     }
     if (hp.current) {
       hp.mode = HostPlan::Mode::kReplace;
-      hp.previous_name = fmt::format("{}-r{}", m.app, hp.current->revision);
-      // A live container that somehow already carries its archive name (a crashed earlier
-      // run) must not collide: archive it under its id-derived name instead.
-      for (const auto& c : per_host[i]) {
-        if (c.name == hp.previous_name) {
-          hp.previous_name =
-              fmt::format("{}-r{}-{}", m.app, hp.current->revision, hp.current->id.substr(0, 12));
-        }
+      hp.previous_name = archive_name(m.app, *hp.current, per_host[i]);
+    } else {
+      hp.mode = HostPlan::Mode::kFirstDeploy;
+    }
+    if (m.strategy.start_first()) {
+      start_first_actions(m, pinned, digest, plan.revision, rollout_id, per_host[i], hp);
+      to_change.push_back(std::move(hp));
+      continue;
+    }
+    if (hp.current) {
+      if (m.router) {
+        hp.actions.push_back(router_action(Action::Type::kDrain, std::nullopt, 0));
       }
       hp.actions.push_back(Action{Action::Type::kStop, m.app, "", std::nullopt, stop_timeout_s});
       hp.actions.push_back(Action{Action::Type::kRename, m.app, hp.previous_name});
-    } else {
-      hp.mode = HostPlan::Mode::kFirstDeploy;
     }
     hp.actions.push_back(Action{Action::Type::kCreate, m.app, "",
                                 container_spec(m, pinned, digest, plan.revision, rollout_id)});
     hp.actions.push_back(Action{Action::Type::kStart, m.app});
     hp.actions.push_back(Action{Action::Type::kGate, m.app});
+    if (m.router) {
+      hp.actions.push_back(router_action(Action::Type::kEnable, std::nullopt, 0));
+    }
     to_change.push_back(std::move(hp));
   }
 
@@ -233,6 +344,128 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
       plan.batches.push_back(Batch{static_cast<int>(plan.batches.size()) + 1, {}});
     }
     plan.batches.back().hosts.push_back(std::move(to_change[i]));
+  }
+  return plan;
+}
+
+Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string& image,
+                                  const std::string& pinned, const std::string& digest,
+                                  const std::vector<HostObservation>& observed,
+                                  const std::string& rollout_id,
+                                  std::optional<manifest::Colour> routed) {
+  using manifest::Colour;
+  Plan plan = empty_plan(m, image, pinned, digest, rollout_id);
+  plan.blue_green = true;
+
+  int max_revision = 0;
+  std::vector<std::vector<AppContainer>> per_host;
+  bool any_holder = false;
+  for (const auto& h : observed) {
+    per_host.push_back(app_containers(h.containers));
+    for (const auto& c : per_host.back()) {
+      max_revision = std::max(max_revision, c.revision);
+    }
+    const auto& list = per_host.back();
+    const bool legacy = std::any_of(list.begin(), list.end(),
+                                    [&](const AppContainer& c) { return c.name == m.app; });
+    const bool blue = std::any_of(list.begin(), list.end(), [&](const AppContainer& c) {
+      return c.name == slot_name(m.app, Colour::kBlue);
+    });
+    if (legacy && blue) {
+      return Status(Code::kFailedPrecondition,
+                    fmt::format("{}: both {} and {} exist, and both would be the blue slot; "
+                                "remove the one that is not serving",
+                                h.host, m.app, slot_name(m.app, Colour::kBlue)));
+    }
+    any_holder = any_holder || slot_holder(m.app, Colour::kBlue, list) ||
+                 slot_holder(m.app, Colour::kGreen, list);
+  }
+  plan.revision = max_revision + 1;
+
+  // Which colour serves now: the router's word, else what runs (hosts must agree).
+  std::optional<Colour> live = routed;
+  if (!live && any_holder) {
+    std::vector<std::string> disagree;
+    for (size_t i = 0; i < observed.size(); ++i) {
+      auto blue = slot_holder(m.app, Colour::kBlue, per_host[i]);
+      auto green = slot_holder(m.app, Colour::kGreen, per_host[i]);
+      const bool b = blue && blue->running();
+      const bool g = green && green->running();
+      if (b == g) {
+        disagree.push_back(
+            fmt::format("{} runs {}", observed[i].host, b ? "both colours" : "neither colour"));
+        continue;
+      }
+      const Colour here = b ? Colour::kBlue : Colour::kGreen;
+      if (live && *live != here) {
+        disagree.push_back(fmt::format("{} runs {} where others run {}", observed[i].host,
+                                       manifest::to_string(here), manifest::to_string(*live)));
+        continue;
+      }
+      live = here;
+    }
+    if (!disagree.empty()) {
+      return Status(Code::kFailedPrecondition,
+                    fmt::format("cannot tell which colour is live (the router does not say): {}; "
+                                "stop the colour that is not serving, then apply again",
+                                fmt::join(disagree, "; ")));
+    }
+  }
+  plan.target = live ? manifest::other(*live) : Colour::kBlue;
+  // A live colour with no container anywhere serves nothing: there is nothing to keep serving,
+  // switch back to, or stop. (The target stays the colour the router does not send to.)
+  bool live_exists = false;
+  for (size_t i = 0; live && i < observed.size(); ++i) {
+    live_exists = live_exists || slot_holder(m.app, *live, per_host[i]).has_value();
+  }
+  plan.live = live_exists ? live : std::nullopt;
+
+  // Nothing to do when every host already serves the digest from the live colour.
+  bool all_current = live.has_value();
+  for (size_t i = 0; i < observed.size() && all_current; ++i) {
+    auto holder = slot_holder(m.app, *live, per_host[i]);
+    all_current = holder && holder->running() && holder->digest == digest;
+  }
+
+  const int stop_timeout_s = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
+  Batch batch{1, {}};
+  for (size_t i = 0; i < observed.size(); ++i) {
+    HostPlan hp;
+    hp.host = observed[i].host;
+    hp.colour = plan.target;
+    hp.port = m.strategy.ports->of(plan.target);
+    if (live) {
+      hp.current = slot_holder(m.app, *live, per_host[i]);
+      hp.current_port = m.strategy.ports->of(*live);
+    }
+    if (all_current) {
+      hp.mode = HostPlan::Mode::kUnchanged;
+      plan.unchanged.push_back(std::move(hp));
+      continue;
+    }
+    hp.mode = hp.current ? HostPlan::Mode::kReplace : HostPlan::Mode::kFirstDeploy;
+    hp.standby = slot_holder(m.app, plan.target, per_host[i]);
+    if (hp.standby) {
+      hp.standby_archive = archive_name(m.app, *hp.standby, per_host[i]);
+      if (hp.standby->running()) {
+        Action stop{Action::Type::kStop, hp.standby->name, "", std::nullopt, stop_timeout_s};
+        stop.on = Action::On::kStandby;
+        hp.actions.push_back(std::move(stop));
+      }
+      Action rename{Action::Type::kRename, hp.standby->name, hp.standby_archive};
+      rename.on = Action::On::kStandby;
+      hp.actions.push_back(std::move(rename));
+    }
+    auto spec = container_spec(m, pinned, digest, plan.revision, rollout_id, plan.target);
+    const std::string name = spec.name;
+    hp.actions.push_back(Action{Action::Type::kCreate, name, "", std::move(spec)});
+    hp.actions.push_back(Action{Action::Type::kStart, name});
+    hp.actions.push_back(Action{Action::Type::kGate, name});
+    batch.hosts.push_back(std::move(hp));
+  }
+  if (!batch.hosts.empty()) {
+    plan.batches.push_back(std::move(batch));
   }
   return plan;
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/core/status.h"
 #include "orchestrator/docker/types.h"
 #include "orchestrator/manifest/manifest.h"
 
@@ -24,6 +25,9 @@ inline constexpr char kLabelApp[] = "rollgate.app";
 inline constexpr char kLabelRevision[] = "rollgate.revision";
 inline constexpr char kLabelDigest[] = "rollgate.digest";
 inline constexpr char kLabelRollout[] = "rollgate.rollout";
+// The slot a container runs in (blue-green, start-first): "blue" or "green". A container
+// without it is in the blue slot, on container.ports[0]'s host port.
+inline constexpr char kLabelColour[] = "rollgate.colour";
 
 // One of the app's containers on a host, decoded from its labels.
 struct AppContainer {
@@ -32,7 +36,8 @@ struct AppContainer {
   int revision = 0;
   std::string digest;
   std::string rollout;
-  std::string state;  // engine state: running, exited, ...
+  std::string state;                                  // engine state: running, exited, ...
+  manifest::Colour colour = manifest::Colour::kBlue;  // its slot (kLabelColour)
   bool running() const { return state == "running"; }
   bool failed() const;  // renamed "<app>-r<rev>-failed" by a rollback
 };
@@ -47,12 +52,23 @@ struct HostObservation {
 std::vector<AppContainer> app_containers(const std::vector<docker::ContainerSummary>& list);
 
 struct Action {
-  enum class Type { kStop, kRename, kCreate, kStart, kGate, kRemove };
+  // kDrain and kEnable are router steps (router.h); the rest are engine calls.
+  enum class Type { kStop, kRename, kCreate, kStart, kGate, kRemove, kDrain, kEnable };
+  // Which container a kStop or kRename acts on.
+  enum class On {
+    kCurrent,  // the host's live container before the rollout (HostPlan::current)
+    kNew,      // the container this rollout created (start-first's final rename)
+    kStandby,  // blue-green: the container in the slot the new one takes (HostPlan::standby)
+  };
   Type type;
   std::string container;  // the container acted on: its name (or id) at the time of the call
   std::string new_name;   // kRename
   std::optional<docker::ContainerSpec> spec;  // kCreate
   std::optional<int> stop_timeout_s;          // kStop
+  On on = On::kCurrent;
+  std::optional<manifest::Colour> slot;  // kDrain, kEnable with start-first: the host's entry
+  uint16_t port = 0;                     // kEnable: the port the entry sends to
+  std::string router_step;               // kDrain, kEnable: the router's command, for `plan`
 };
 
 // "POST /v1.41/containers/web/stop?t=10" and friends: the line `plan` and `--trace` print.
@@ -69,9 +85,21 @@ struct HostPlan {
   // The interrupted run already stopped and renamed the previous container: `current` is that
   // archived container, and a rollback renames it back and starts it.
   bool current_archived = false;
-  std::string previous_name;    // the name the rollback target has (or gets) while archived
-  std::string adopt_id;         // kAdopt: the new container's id
-  std::vector<Action> actions;  // in order; ends with a kGate
+  std::string previous_name;  // the name the rollback target has (or gets) while archived
+  std::string adopt_id;       // kAdopt: the new container's id
+  // In order. Everything up to kGate runs before the batch's gate; what follows (router steps,
+  // start-first's stop of the old container) runs once the gate has passed.
+  std::vector<Action> actions;
+
+  // Blue-green and start-first: the slot the new container runs in, and its host port; the
+  // live container's port (probes of the baseline connect there).
+  std::optional<manifest::Colour> colour;
+  uint16_t port = 0;
+  uint16_t current_port = 0;
+  // Blue-green: the container that held the new colour's slot (the standby, usually stopped),
+  // archived as standby_archive while the new one takes its name.
+  std::optional<AppContainer> standby;
+  std::string standby_archive;
 };
 
 struct Batch {
@@ -89,6 +117,13 @@ struct Plan {
   std::vector<HostPlan> unchanged;  // hosts already running the digest
   std::vector<Batch> batches;       // hosts to change
   bool noop() const { return batches.empty(); }
+
+  // Blue-green: the colour serving before the rollout (nullopt: none yet) and the one it
+  // deploys; router_steps are the fleet-wide steps after the gate, as `plan` prints them.
+  bool blue_green = false;
+  std::optional<manifest::Colour> live;
+  manifest::Colour target = manifest::Colour::kBlue;
+  std::vector<std::string> router_steps;
 };
 
 // Continuing an interrupted rollout (`rollgate resume`): the same id and revision, and every
@@ -108,10 +143,34 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
                const std::string& digest, const std::vector<HostObservation>& observed,
                const std::string& rollout_id, const std::optional<ResumeOf>& resume = {});
 
+// Blue-green (docs/blue-green.md). Slots are named <app>-blue and <app>-green; a container named
+// <app> without a colour label (deployed by a rolling update) holds the blue slot. The new
+// revision goes into the colour that is not live: `routed` is the router's live colour; when
+// the router cannot tell, each host's running slot container says, and hosts must agree.
+// Every host changes unless each already serves the digest from its live colour. Per host:
+// stop (if running) and archive the container holding the target slot, then create, start
+// and gate the new one there. kFailedPrecondition when the hosts' state is ambiguous.
+Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string& image,
+                                  const std::string& pinned, const std::string& digest,
+                                  const std::vector<HostObservation>& observed,
+                                  const std::string& rollout_id,
+                                  std::optional<manifest::Colour> routed);
+
+// "<app>-blue" / "<app>-green".
+std::string slot_name(const std::string& app, manifest::Colour c);
+
+// The container holding a colour's slot on a host: named slot_name, or for blue a colour-less
+// container named <app>. Archived and failed containers hold no slot.
+std::optional<AppContainer> slot_holder(const std::string& app, manifest::Colour c,
+                                        const std::vector<AppContainer>& containers);
+
 // The ContainerSpec for the new revision on one host (labels, ports, env, restart, ...).
+// With `colour`, the container runs in that slot: named for it (blue-green), labelled with
+// it, and publishing container.ports[0] on the slot's port.
 docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::string& pinned,
                                      const std::string& digest, int revision,
-                                     const std::string& rollout_id);
+                                     const std::string& rollout_id,
+                                     std::optional<manifest::Colour> colour = std::nullopt);
 
 // The app's live container on a host: the one named exactly `app`, if any.
 std::optional<AppContainer> live_container(const std::string& app,
