@@ -733,11 +733,27 @@ int rollback(const CommonOptions& o, int to_revision) {
   if (to_revision == 0 && running_apply(app->dir)) {
     return request(o, "rollback");
   }
+  if (to_revision == 0 && app->m.strategy.blue_green()) {
+    std::fprintf(stderr,
+                 "rollgate rollback: %s is blue-green: the previous colour is kept beside the live "
+                 "one, so use rollgate switch-back -f %s (or rollback --to-revision N to deploy "
+                 "an earlier revision as a new colour); nothing was changed\n",
+                 app->m.app.c_str(), o.manifest_path.c_str());
+    return code(ExitCode::kBadInput);
+  }
   return run_apply(
       o,
       [&](const manifest::Manifest& m, Fleet& fleet, const journal::Journal& j,
           rollout::ApplyOptions& options) -> std::optional<int> {
         auto last = last_rollout(j);
+        if (to_revision == 0 && last && rollout::resumable(*last) && m.strategy.two_slots()) {
+          std::fprintf(stderr,
+                       "rollgate rollback: the interrupted start-first rollout %s is not rolled "
+                       "back from the journal; run apply again (it removes the unrouted new "
+                       "container), or rollback --to-revision N; nothing was changed\n",
+                       last->rollout.c_str());
+          return code(ExitCode::kBadInput);
+        }
         if (to_revision == 0 && last && rollout::resumable(*last)) {
           // An interrupted or paused rollout: put every host it touched back.
           std::printf("rolling back rollout %s (revision %d)\n", last->rollout.c_str(),
