@@ -147,10 +147,16 @@ std::vector<AppContainer> containers_to_prune(const std::string& app,
   std::sort(containers.begin(), containers.end(),
             [](const AppContainer& a, const AppContainer& b) { return a.revision > b.revision; });
   std::vector<AppContainer> prune;
-  // The live container always stays and uses one of the `keep` slots.
-  int kept = live_container(app, containers) ? 1 : 0;
+  // The live container always stays and uses one of the `keep` slots; so do the holders of the
+  // blue-green slots (the live colour and the stopped one switch-back returns to), whatever
+  // their revisions: after a switch-back the standby is the newer one.
+  auto holds_slot = [&](const AppContainer& c) {
+    return c.name == app || c.name == slot_name(app, manifest::Colour::kBlue) ||
+           c.name == slot_name(app, manifest::Colour::kGreen);
+  };
+  int kept = static_cast<int>(std::count_if(containers.begin(), containers.end(), holds_slot));
   for (const auto& c : containers) {
-    if (c.name == app) {
+    if (holds_slot(c)) {
       continue;
     }
     if (!c.failed() && kept < keep) {

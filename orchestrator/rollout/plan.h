@@ -178,6 +178,7 @@ std::optional<AppContainer> live_container(const std::string& app,
 
 // Containers to remove after a successful rollout so that `keep` revisions remain (the live
 // one counts). Failed containers from earlier rollbacks are always removed. Newest kept first.
+// Blue-green slot holders (<app>-blue, <app>-green) are never removed and count as kept.
 std::vector<AppContainer> containers_to_prune(const std::string& app,
                                               std::vector<AppContainer> containers, int keep);
 

@@ -177,5 +177,21 @@ TEST_CASE("pruning keeps `keep` revisions, the live one included", "[plan]") {
   CHECK(names == expected);
 }
 
+TEST_CASE("pruning never removes a blue-green slot holder, even an older live one",
+          "[plan][bluegreen]") {
+  // After a switch-back the live colour (web-green, revision 3) is older than the stopped
+  // standby (web-blue, revision 4); then revision 5 went into the blue slot and archived 4.
+  std::vector<AppContainer> cs = {
+      {"1", "web-blue", 5, kNew, "r", "running"},     {"2", "web-r4", 4, kOld, "r", "exited"},
+      {"3", "web-green", 3, kOld, "r", "exited"},     {"4", "web-r2", 2, kOld, "r", "exited"},
+      {"5", "web-r5-failed", 5, kOld, "r", "exited"},
+  };
+  std::vector<std::string> names;
+  for (const auto& c : containers_to_prune("web", cs, 2)) {
+    names.push_back(c.name);
+  }
+  CHECK(names == std::vector<std::string>{"web-r5-failed", "web-r4", "web-r2"});
+}
+
 }  // namespace
 }  // namespace orch::rollout
