@@ -172,6 +172,25 @@ Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std
     co_return Status(Code::kUnavailable, fmt::format("{}", fmt::join(failures, "; ")));
   }
 
+  // An interrupted start-first run may have left <app>-next running and routed to: apply
+  // finishes that swap only for the same digest (the planner adopts it).
+  if (manifest_.strategy.start_first()) {
+    for (const auto& o : observed) {
+      for (const auto& c : app_containers(o.containers)) {
+        if (c.name == manifest_.app + "-next" && c.running() && c.digest != digest) {
+          failures.push_back(fmt::format(
+              "{}: {} (revision {}, {}) is running, left by an interrupted start-first rollout, "
+              "and the router may send it traffic; apply its image again to finish that "
+              "rollout, or stop {} once the router no longer routes to it",
+              o.host, c.name, c.revision, c.digest, c.name));
+        }
+      }
+    }
+    if (!failures.empty()) {
+      co_return Status(Code::kFailedPrecondition, fmt::format("{}", fmt::join(failures, "; ")));
+    }
+  }
+
   // 4. The router answers and knows these hosts; with blue-green, it says which colour is live.
   std::optional<manifest::Colour> routed;
   if (router_) {
@@ -658,16 +677,6 @@ Task<Status> Controller::revert_host(HostRun& run) {
     }
     run.stopped_old = false;
   }
-  if (router_ && run.drained && run.plan.current) {
-    // Stop-first drained the host before stopping it: its previous container serves again.
-    auto st = co_await with_retries(clock_, pause, [&]() -> Task<Status> {
-      co_return co_await router_->enable(endpoint(run, false), std::nullopt);
-    });
-    if (!st) {
-      co_return st.with_context("router: enable the host again");
-    }
-    run.drained = false;
-  }
   emit("step", run.plan.host, "reverted: previous container is live again",
        {{"call", "revert"}, {"ok", true}});
   co_return Status::ok();
@@ -937,6 +946,7 @@ Task<std::vector<std::string>> Controller::restore(std::vector<HostRun*> runs) {
         problems.push_back(draining[i]->plan.host + ": router drain: " + drained[i].message());
       } else {
         draining[i]->enabled_new = false;
+        draining[i]->drained = true;
       }
     }
     if (!problems.empty()) {
@@ -948,16 +958,33 @@ Task<std::vector<std::string>> Controller::restore(std::vector<HostRun*> runs) {
     undo.push_back(restore_host(r));
   }
   auto results = co_await gather(std::move(undo));
-  std::vector<HostRun*> verify;
+  std::vector<HostRun*> restored;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (!results[i]) {
       problems.push_back(runs[i]->plan.host + ": " + results[i].message());
-    } else if (runs[i]->plan.current && runs[i]->baseline == health::Baseline::kHealthy) {
-      runs[i]->gating = runs[i]->plan.current->id;
-      runs[i]->gate_port = runs[i]->plan.current_port;
-      runs[i]->gate_started = clock_.now();
-      runs[i]->verdict = health::Verdict::kPending;
-      verify.push_back(runs[i]);
+    } else {
+      restored.push_back(runs[i]);
+    }
+  }
+  auto more = co_await settle(restored, problems.empty());
+  problems.insert(problems.end(), more.begin(), more.end());
+  co_return problems;
+}
+
+// Hosts whose previous container is back: those whose baseline was healthy are gated again,
+// and then (with a router, when `enable` and every check passed) the entries this rollout
+// drained go back into load balancing, each pointing at its previous container: never before it
+// has proven itself again.
+Task<std::vector<std::string>> Controller::settle(std::vector<HostRun*> runs, bool enable) {
+  std::vector<std::string> problems;
+  std::vector<HostRun*> verify;
+  for (auto* r : runs) {
+    if (r->plan.current && r->baseline == health::Baseline::kHealthy) {
+      r->gating = r->plan.current->id;
+      r->gate_port = r->plan.current_port;
+      r->gate_started = clock_.now();
+      r->verdict = health::Verdict::kPending;
+      verify.push_back(r);
     }
   }
   if (!verify.empty()) {
@@ -971,17 +998,16 @@ Task<std::vector<std::string>> Controller::restore(std::vector<HostRun*> runs) {
       problems.push_back("the previous revision is not healthy again: " + check.reason);
     }
   }
-  if (router_ && problems.empty()) {
-    // The previous containers serve again: their entries go back into load balancing.
+  if (router_ && enable && problems.empty()) {
     std::vector<Task<Status>> enables;
     std::vector<HostRun*> enabling;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i]->plan.current) {
-        enabling.push_back(runs[i]);
-        const auto slot = runs[i]->plan.colour
-                              ? std::optional<manifest::Colour>(runs[i]->plan.current->colour)
-                              : std::nullopt;
-        enables.push_back(router_->enable(endpoint(*runs[i], false), slot));
+    for (auto* r : runs) {
+      // Only a host this rollout took out of load balancing goes back in.
+      if (r->plan.current && r->drained) {
+        enabling.push_back(r);
+        const auto slot = r->plan.colour ? std::optional<manifest::Colour>(r->plan.current->colour)
+                                         : std::nullopt;
+        enables.push_back(router_->enable(endpoint(*r, false), slot));
       }
     }
     auto enabled = co_await gather(std::move(enables));
@@ -1281,6 +1307,10 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
         if (!reverted[i]) {
           revert_errors.push_back(batch[i]->plan.host + ": " + reverted[i].message());
         }
+      }
+      if (router_ && revert_errors.empty()) {
+        // A drained host serves again only once its restarted container passed a gate.
+        revert_errors = co_await settle(batch, true);
       }
       co_return finish(
           revert_errors.empty()

@@ -147,6 +147,7 @@ class Controller {
   Task<Command> hold(std::string where);
   Task<Status> restore_host(HostRun* run);
   Task<std::vector<std::string>> restore(std::vector<HostRun*> runs);
+  Task<std::vector<std::string>> settle(std::vector<HostRun*> runs, bool enable);
   Task<Outcome> roll_back(std::vector<HostRun*> touched, std::string why);
   Outcome finish(Outcome out);
   static const char* action_name(Action::Type t);

@@ -210,14 +210,37 @@ void start_first_actions(const manifest::Manifest& m, const std::string& pinned,
   using manifest::Colour;
   const auto& ports = *m.strategy.ports;
   const std::string next_name = m.app + kNextSuffix;
-  for (const auto& c : containers) {
-    if (c.name == next_name) {
-      // Left by an interrupted run: never gated, never routed to.
-      hp.actions.push_back(Action{Action::Type::kRemove, next_name});
-    }
-  }
   const Colour current = hp.current ? hp.current->colour : Colour::kBlue;
   hp.current_port = ports.of(current);
+  const int stop_timeout_s = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
+  for (const auto& c : containers) {
+    if (c.name != next_name) {
+      continue;
+    }
+    if (!c.running()) {
+      // Left stopped by an interrupted run: it serves nothing.
+      hp.actions.push_back(Action{Action::Type::kRemove, next_name});
+      continue;
+    }
+    // Left running by an interrupted run, which may have routed traffic to it already (the
+    // controller refuses one of another digest): it is adopted, gated, and the swap finished.
+    hp.mode = HostPlan::Mode::kAdopt;
+    hp.adopt_id = c.id;
+    hp.colour = c.colour;
+    hp.port = ports.of(c.colour);
+    hp.actions.push_back(Action{Action::Type::kGate, next_name});
+    hp.actions.push_back(router_action(Action::Type::kEnable, c.colour, hp.port));
+    if (hp.current) {
+      hp.actions.push_back(router_action(Action::Type::kDrain, current, hp.current_port));
+      hp.actions.push_back(Action{Action::Type::kStop, m.app, "", std::nullopt, stop_timeout_s});
+      hp.actions.push_back(Action{Action::Type::kRename, m.app, hp.previous_name});
+    }
+    Action rename_new{Action::Type::kRename, next_name, m.app};
+    rename_new.on = Action::On::kNew;
+    hp.actions.push_back(std::move(rename_new));
+    return;
+  }
   const Colour next = hp.current ? manifest::other(current) : Colour::kBlue;
   hp.colour = next;
   hp.port = ports.of(next);
@@ -233,8 +256,6 @@ void start_first_actions(const manifest::Manifest& m, const std::string& pinned,
   if (!hp.current) {
     return;
   }
-  const int stop_timeout_s = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
   hp.actions.push_back(router_action(Action::Type::kDrain, current, hp.current_port));
   hp.actions.push_back(Action{Action::Type::kStop, m.app, "", std::nullopt, stop_timeout_s});
   hp.actions.push_back(Action{Action::Type::kRename, m.app, hp.previous_name});

@@ -44,22 +44,24 @@ class HaproxyRouter final : public Router {
     struct Want {
       std::string backend, server;
       int port;
+      std::string colour;  // whose port it must be ("" with stop-first: any)
     };
     std::vector<Want> want;
     if (strategy_.blue_green()) {
       for (Colour c : {Colour::kBlue, Colour::kGreen}) {
         for (const auto& h : hosts) {
-          want.push_back(Want{backend_of(c), h, strategy_.ports->of(c)});
+          want.push_back(Want{backend_of(c), h, strategy_.ports->of(c), manifest::to_string(c)});
         }
       }
     } else {
       for (const auto& h : hosts) {
         if (strategy_.start_first()) {
           for (Colour c : {Colour::kBlue, Colour::kGreen}) {
-            want.push_back(Want{config_.backend, server_name(h, c), strategy_.ports->of(c)});
+            want.push_back(Want{config_.backend, server_name(h, c), strategy_.ports->of(c),
+                                manifest::to_string(c)});
           }
         } else {
-          want.push_back(Want{config_.backend, server_name(h, std::nullopt), 0});
+          want.push_back(Want{config_.backend, server_name(h, std::nullopt), 0, ""});
         }
       }
     }
@@ -91,9 +93,9 @@ class HaproxyRouter final : public Router {
           problems.push_back(
               fmt::format("backend \"{}\" has no server \"{}\"", w.backend, w.server));
         } else if (w.port != 0 && it->port != w.port) {
-          problems.push_back(fmt::format(
-              "server {}/{} points at port {}, but the manifest's {} port is {}", w.backend,
-              w.server, it->port, w.server.substr(w.server.rfind('-') + 1), w.port));
+          problems.push_back(
+              fmt::format("server {}/{} points at port {}, but the manifest's {} port is {}",
+                          w.backend, w.server, it->port, w.colour, w.port));
         }
       }
     }
@@ -224,7 +226,9 @@ class HaproxyRouter final : public Router {
         co_return Status(Code::kNotFound,
                          fmt::format("show stat has no row for {}/{}", proxy, server));
       }
-      const int in_flight = it->sessions + it->queued;
+      // A server's scur counts only the streams it serves; a BACKEND row's scur already
+      // includes the requests queued in the backend.
+      const int in_flight = server == "BACKEND" ? it->sessions : it->sessions + it->queued;
       const auto waited =
           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start);
       if (in_flight == 0) {

@@ -268,6 +268,23 @@ TEST_CASE("start-first: an engine error while retiring the old container, then a
   CHECK(now->status == "running");
 }
 
+TEST_CASE("start-first: a running web-next of another digest stops apply before any change",
+          "[controller][router][startfirst]") {
+  RouterFleet f(1, Mode::kStartFirst);
+  f.seed("web", kV1, 1, "running");
+  f.seed("web-next", test::kBad, 2, "running", "green");
+  const size_t calls_before = f.world.log.size();
+  auto out = f.apply("v2");
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kPreflight);
+  CHECK_THAT(out.summary, Contains("web-next") && Contains("interrupted start-first"));
+  for (size_t i = calls_before; i < f.world.log.size(); ++i) {
+    INFO(f.world.log[i]);
+    CHECK(f.world.log[i].find(" stop ") == std::string::npos);
+    CHECK(f.world.log[i].find(" remove ") == std::string::npos);
+  }
+}
+
 TEST_CASE("stop-first with a router: an engine error at any call leaves every host served",
           "[controller][router]") {
   test::each_failure(

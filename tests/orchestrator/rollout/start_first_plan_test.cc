@@ -121,6 +121,25 @@ TEST_CASE("plan start-first: a leftover web-next is removed first", "[plan][star
   CHECK(hp.actions[1].container == "web-next");
 }
 
+TEST_CASE("plan start-first: a running leftover web-next is adopted and the swap finished",
+          "[plan][startfirst]") {
+  // An interrupted run enabled web-next's slot (green) and failed before retiring web: web-next
+  // may be serving, so it is gated and kept, never removed.
+  auto m = rolling_manifest(true);
+  auto hp =
+      plan_host(m, {container("web", 1, kOld), container("web-next", 2, kNew, "running", "green")});
+  CHECK(hp.mode == HostPlan::Mode::kAdopt);
+  CHECK(hp.adopt_id == "id-web-next-2");
+  REQUIRE(hp.colour == Colour::kGreen);
+  CHECK(hp.port == 8081);
+  REQUIRE(types(hp) ==
+          std::vector<T>{T::kGate, T::kEnable, T::kDrain, T::kStop, T::kRename, T::kRename});
+  CHECK(hp.actions[1].slot == Colour::kGreen);
+  CHECK(hp.actions[2].slot == Colour::kBlue);
+  CHECK(hp.actions[5].on == Action::On::kNew);
+  CHECK(hp.actions[5].new_name == "web");
+}
+
 TEST_CASE("plan start-first: a host already running the digest is unchanged",
           "[plan][startfirst]") {
   auto m = rolling_manifest(true);
