@@ -7,8 +7,9 @@
 // connections, no retries) against the app's HAProxy frontend while one rollgate command runs,
 // and stops it 0.5 s after the command returned. HAProxy runs with `retries 0`, so a request
 // routed to a container that is not listening yet, or no longer, fails at the client: failed == 0
-// means no routing mistake happened. The negative control stops a container behind HAProxy's
-// back and shows that such a mistake is counted, so a zero is meaningful.
+// means no routing mistake happened. Two negative controls show that such mistakes are counted,
+// so a zero is meaningful: a container stopped behind HAProxy's back, and the rolling update of
+// the drain test run without a router.
 //
 // Where traffic went is checked from the client's side (which bodies it saw, and which one
 // last), from HAProxy's runtime API (show map, show stat) and from the engines (container names,
@@ -22,9 +23,11 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -352,6 +355,20 @@ json status_container(const json& host_status, const std::string& name) {
   }
   return nullptr;
 }
+
+// Sets an environment variable of this process (and so of what it starts) for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    REQUIRE(::setenv(name, value, 1) == 0);
+  }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
 
 // The v1 -> v2 setup of the blue-green tests: v1 goes to green (the map says blue is live),
 // then, with `and_v2`, v2 to blue. No load.
@@ -709,7 +726,14 @@ TEST_CASE("blue-green with a command router: the script gets the ROLLGATE_* vari
   REQUIRE(bg_backend(tb) == "bg_green");
   REQUIRE(::truncate(log.c_str(), 0) == 0);
 
-  auto u = apply_under_load(tb, "RG_TESTBED_URL_BG", m, state, "v2");
+  // rollgate's own ROLLGATE_* environment is never inherited by the script: this one must not
+  // appear where rollgate sets no ROLLGATE_PORT (wait-idle).
+  std::optional<UnderLoad> run;
+  {
+    ScopedEnv leak("ROLLGATE_PORT", "1");
+    run = apply_under_load(tb, "RG_TESTBED_URL_BG", m, state, "v2");
+  }
+  const UnderLoad& u = *run;
   const auto second = calls();
   INFO(describe(u) << "router calls of apply v2:\n" << show(second));
   check_updated_to_v2(u);
