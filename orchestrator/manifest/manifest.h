@@ -99,6 +99,9 @@ struct HaproxyRouter {
   // Rolling: the backend whose servers are the hosts, named <host> (stop-first) or
   // <host>-blue and <host>-green (start-first).
   std::string backend;
+  // Blue-green: after each switch, also rewrite map_key's line in the map file (atomically), so
+  // that an HAProxy reload or restart keeps the live colour. Needs the file on this machine.
+  bool persist_map = false;
 };
 
 // A user's program, run with ROLLGATE_* environment variables (docs/blue-green.md).

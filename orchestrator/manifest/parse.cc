@@ -61,8 +61,8 @@ constexpr std::array<std::string_view, 4> kStrategyKeys = {"type", "batch_size",
 constexpr std::array<std::string_view, 2> kColourKeys = {"blue", "green"};
 constexpr std::array<std::string_view, 4> kRouterKeys = {"haproxy", "command", "drain_timeout",
                                                          "timeout"};
-constexpr std::array<std::string_view, 5> kHaproxyKeys = {"runtime_api", "map", "map_key",
-                                                          "backends", "backend"};
+constexpr std::array<std::string_view, 6> kHaproxyKeys = {"runtime_api", "map",     "map_key",
+                                                          "backends",    "backend", "persist_map"};
 constexpr std::array<std::string_view, 13> kHealthKeys = {"http",
                                                           "tcp",
                                                           "exec",
@@ -684,6 +684,11 @@ void read_router(Validator& v, const Json& j, Manifest& m) {
         }
       }
     }
+    if (const Json* p = find(*h, "persist_map")) {
+      if (auto b = v.boolean("router.haproxy.persist_map", *p)) {
+        hp.persist_map = *b;
+      }
+    }
     if (const Json* b = find(*h, "backend")) {
       name("router.haproxy.backend", *b, "a backend name", hp.backend);
     }
@@ -781,6 +786,13 @@ void check_strategy(Validator& v, const Json& doc, Manifest& m) {
     return;
   }
   HaproxyRouter& hp = *m.router->haproxy;
+  if (hp.persist_map && !s.blue_green()) {
+    v.add("router.haproxy.persist_map", "only used by strategy.type blue-green; remove it");
+  } else if (hp.persist_map && !hp.map.empty() && hp.map.front() != '/') {
+    v.add("router.haproxy.persist_map",
+          "got true with map " + quote(hp.map) +
+              ": expected an absolute map path, the file rollgate rewrites after each switch");
+  }
   if (s.blue_green()) {
     if (hp.map.empty()) {
       v.missing("router.haproxy.map",

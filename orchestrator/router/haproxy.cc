@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "orchestrator/core/duration.h"
 #include "orchestrator/router/haproxy_runtime.h"
@@ -138,7 +140,7 @@ class HaproxyRouter final : public Router {
   }
 
   Task<Status> switch_to(Colour colour, std::vector<Endpoint> /*endpoints*/) override {
-    auto st = co_await api_.command(describe_switch(colour));
+    auto st = co_await api_.command(switch_command(colour));
     if (!st) {
       co_return st;
     }
@@ -150,7 +152,24 @@ class HaproxyRouter final : public Router {
     if (*live != colour) {
       co_return Status(Code::kInternal,
                        fmt::format("after \"{}\" the map still does not send traffic to {}",
-                                   describe_switch(colour), manifest::to_string(colour)));
+                                   switch_command(colour), manifest::to_string(colour)));
+    }
+    if (config_.persist_map) {
+      // The runtime change is live; the file makes it survive a reload. A failure here is an
+      // error of the switch step, named, so that the operator fixes the file.
+      std::ifstream in(config_.map);
+      if (!in) {
+        co_return Status(
+            Code::kUnavailable,
+            fmt::format("switched, but cannot read the map file {} to persist it", config_.map));
+      }
+      std::stringstream text;
+      text << in.rdbuf();
+      auto written = write_file_atomically(
+          config_.map, rewrite_map_file(text.str(), config_.map_key, backend_of(colour)));
+      if (!written) {
+        co_return written.with_context("switched, but persisting the map file failed");
+      }
     }
     co_return Status::ok();
   }
@@ -184,7 +203,8 @@ class HaproxyRouter final : public Router {
   }
 
   std::string describe_switch(Colour colour) const override {
-    return fmt::format("set map {} {} {}", config_.map, config_.map_key, backend_of(colour));
+    return switch_command(colour) +
+           (config_.persist_map ? " (then that line of the map file is rewritten)" : "");
   }
   std::string describe_wait_idle(Colour colour) const override {
     return fmt::format("show stat: wait until backend {} has no request in flight (at most {})",
@@ -198,6 +218,10 @@ class HaproxyRouter final : public Router {
   }
 
  private:
+  std::string switch_command(Colour colour) const {
+    return fmt::format("set map {} {} {}", config_.map, config_.map_key, backend_of(colour));
+  }
+
   const std::string& backend_of(Colour c) const {
     return c == Colour::kBlue ? config_.blue_backend : config_.green_backend;
   }

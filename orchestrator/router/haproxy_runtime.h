@@ -38,6 +38,15 @@ class RuntimeApi {
 // "show map <map>": lines "<ref> <key> <value>". The value of `key`, if the map has it.
 std::optional<std::string> map_value(const std::string& show_map, const std::string& key);
 
+// A map file's text with `key`'s value replaced by `value` (every line whose first field is the
+// key; appended when none is). Comments, blank lines and other entries are kept as they are.
+std::string rewrite_map_file(const std::string& text, const std::string& key,
+                             const std::string& value);
+
+// Writes `text` to `path` atomically: a temporary file in the same directory, fsynced, then
+// renamed over it.
+Status write_file_atomically(const std::string& path, const std::string& text);
+
 // One row of "show stat" (CSV, header "# pxname,svname,qcur,qmax,scur,...").
 struct StatRow {
   std::string proxy;   // pxname

@@ -196,6 +196,24 @@ TEST_CASE("router and strategy errors name the field, the value and what was exp
     CHECK(path == "router.drain_timout");
     CHECK_THAT(msg, Catch::Contains("drain_timeout"));
   }
+  SECTION("persist_map is for blue-green") {
+    auto [path, msg] = only_error(kBase +
+                                  "router: {haproxy: {runtime_api: \"tcp://127.0.0.1:1\", "
+                                  "backend: b, persist_map: true}}\n");
+    CHECK(path == "router.haproxy.persist_map");
+    CHECK_THAT(msg, Catch::Contains("blue-green"));
+  }
+  SECTION("persist_map needs the map file's absolute path") {
+    std::string yaml = kBase + kBlueGreen + "    persist_map: true\n";
+    yaml.replace(yaml.find("/etc/haproxy/rollgate.map"), 25, "rollgate.map");
+    auto [path, msg] = only_error(yaml);
+    CHECK(path == "router.haproxy.persist_map");
+    CHECK_THAT(msg, Catch::Contains("\"rollgate.map\"") && Catch::Contains("absolute"));
+  }
+  SECTION("persist_map is true or false") {
+    auto [path, msg] = only_error(kBase + kBlueGreen + "    persist_map: yes\n");
+    CHECK(path == "router.haproxy.persist_map");
+  }
   SECTION("batch_size means nothing to blue-green") {
     auto [path, msg] = only_error(kBase +
                                   "container: {ports: [\"8080:80\"]}\n"

@@ -15,8 +15,10 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -576,6 +578,44 @@ TEST_CASE("HAProxy switch_to flips the map and real requests follow it", "[route
     CHECK(get(lab.bg_port).body == "blue");
   }
   CHECK(r->describe_switch(Colour::kGreen) == "set map " + lab.map_path() + " web web_green");
+}
+
+TEST_CASE("HAProxy persist_map rewrites the map file's line after the switch",
+          "[router][haproxy]") {
+  Lab lab;
+  // Other entries and comments in the file stay as they are.
+  {
+    std::ofstream out(lab.map_path(), std::ios::app);
+    out << "# routed by rollgate\nother other_backend\n";
+  }
+  SystemClock clock;
+  auto m = load(lab.blue_green(lab.unix_api()) + "    persist_map: true\n");
+  REQUIRE(m.router->haproxy->persist_map);
+  auto r = make_router(m, clock);
+  auto st = run_task(r->switch_to(Colour::kGreen, endpoints(lab, Colour::kGreen)));
+  INFO(st.message());
+  REQUIRE(st);
+  std::ifstream in(lab.map_path());
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(map_value("0x0 " + text.str().substr(0, text.str().find('\n')), "web") ==
+        std::optional<std::string>("web_green"));
+  CHECK_THAT(text.str(), Contains("# routed by rollgate\n") && Contains("other other_backend\n"));
+  CHECK(text.str().find("web_blue") == std::string::npos);
+  // What `plan` prints says so; the command sent is the plain set map.
+  CHECK_THAT(r->describe_switch(Colour::kBlue), Contains("map file is rewritten"));
+  CHECK(map_value(lab.admin("show map " + lab.map_path()), "web") ==
+        std::optional<std::string>("web_green"));
+}
+
+TEST_CASE("rewrite_map_file replaces the key's line and keeps the rest", "[router][parse]") {
+  CHECK(rewrite_map_file("web web_blue\n", "web", "web_green") == "web web_green\n");
+  CHECK(rewrite_map_file("# c\napi api_b\nweb web_blue\n\n", "web", "web_green") ==
+        "# c\napi api_b\nweb web_green\n\n");
+  CHECK(rewrite_map_file("api api_b", "web", "web_green") == "api api_b\nweb web_green\n");
+  CHECK(rewrite_map_file("", "web", "web_blue") == "web web_blue\n");
+  // A key that is only a prefix of another is not that key.
+  CHECK(rewrite_map_file("webapp x\n", "web", "y") == "webapp x\nweb y\n");
 }
 
 TEST_CASE("HAProxy wait_idle waits for the colour's requests in flight", "[router][haproxy]") {
