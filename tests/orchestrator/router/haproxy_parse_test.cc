@@ -154,5 +154,15 @@ TEST_CASE("parse_servers_state refuses an answer without its header", "[router][
   CHECK_THAT(partial.status().message(), Contains("srv_port"));
 }
 
+TEST_CASE("parse_stat skips a row too short for the columns it reads", "[router][parse]") {
+  // Found by fuzz/haproxy_answers_fuzz: a row one field short of the header, with status the
+  // last column, was read past its end.
+  auto rows = parse_stat("# pxname,svname,qcur,scur,status\nweb,h1,0,2\nweb,h2,0,1,UP\n");
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK(rows->front().server == "h2");
+  CHECK(rows->front().sessions == 1);
+}
+
 }  // namespace
 }  // namespace orch::router
