@@ -956,6 +956,17 @@ void print_rollout_state(const CommonOptions& o, const manifest::Manifest& m) {
                   it->end ? journal::result_name(it->end->result) : "before it started");
       return;
     }
+    if (m.strategy.two_slots()) {
+      // resume refuses these (commands.cc, resume()): say what works instead.
+      std::printf("\nlast rollout %s (revision %d) %s: run `rollgate apply -f %s` again%s\n",
+                  it->rollout.c_str(), revision,
+                  it->end ? "is paused" : "was interrupted (no end record)",
+                  o.manifest_path.c_str(),
+                  m.strategy.blue_green()
+                      ? fmt::format(", or `rollgate switch-back -f {}`", o.manifest_path).c_str()
+                      : "");
+      return;
+    }
     rollout::ApplyOptions options;
     rollout::prepare_resume(*it, options);
     std::printf(

@@ -1157,6 +1157,13 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
          fmt::format("already runs {} (revision {}): unchanged", plan.digest, hp.current->revision),
          {{"mode", "unchanged"}});
   }
+  if (plan.noop() && plan.blue_green) {
+    // The digest is live everywhere; a bake that was interrupted or paused may have left the
+    // previous colour running: finish that bake.
+    if (auto finished = co_await finish_bake(plan)) {
+      co_return finish(std::move(*finished));
+    }
+  }
   if (plan.noop()) {
     std::string summary =
         fmt::format("nothing to do: every host already runs {} ({}); no container was recreated",

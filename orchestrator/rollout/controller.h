@@ -128,6 +128,7 @@ class Controller {
   Task<Status> run_action(HostRun& run, const Action& a);
   Task<Status> complete_host(HostRun& run);
   Task<Outcome> blue_green(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
+  Task<std::optional<Outcome>> finish_bake(const Plan& plan);
   Task<Status> discard_new(HostRun& run);
   Task<Status> stop_all(std::vector<HostRun*> runs, bool standby, std::string why);
   Task<Status> switch_router(manifest::Colour to, const std::vector<HostRun*>& runs,

@@ -468,6 +468,8 @@ Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string
     }
     if (all_current) {
       hp.mode = HostPlan::Mode::kUnchanged;
+      // The other colour, which an interrupted or paused bake can leave running.
+      hp.standby = slot_holder(m.app, plan.target, per_host[i]);
       plan.unchanged.push_back(std::move(hp));
       continue;
     }

@@ -97,7 +97,8 @@ struct HostPlan {
   uint16_t port = 0;
   uint16_t current_port = 0;
   // Blue-green: the container that held the new colour's slot (the standby, usually stopped),
-  // archived as standby_archive while the new one takes its name.
+  // archived as standby_archive while the new one takes its name. For an unchanged host, the
+  // other colour's container (running when a bake was interrupted).
   std::optional<AppContainer> standby;
   std::string standby_archive;
 };

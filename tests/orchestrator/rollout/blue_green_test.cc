@@ -177,6 +177,54 @@ TEST_CASE("blue-green: a failed bake switches back to blue, then retires green",
   }
 }
 
+TEST_CASE("blue-green: apply again after an interrupted bake finishes it",
+          "[controller][bluegreen]") {
+  // A signal during the bake left green (v2) live and blue (v1) running.
+  RouterFleet f(2, Mode::kBlueGreen);
+  auto blue = f.seed("web-blue", kV1, 1, "running", "blue");
+  auto green = f.seed("web-green", kV2, 2, "running", "green");
+  f.router.live = Colour::kGreen;
+  auto out = f.apply("v2", 2s);
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kDone);
+  CHECK_THAT(out.summary, Contains("finished the interrupted bake"));
+  INFO(f.report());
+  CHECK(f.violations.empty());
+  CHECK(f.router.calls == std::vector<std::string>{"check", "live", "wait-idle blue"});
+  CHECK(f.router.live == std::optional<Colour>(Colour::kGreen));
+  for (int h = 0; h < 2; ++h) {
+    CAPTURE(h);
+    CHECK(f.find(h, "web-blue")->status == "exited");
+    CHECK(f.find(h, "web-green")->status == "running");
+    CHECK(f.count("h" + std::to_string(h + 1) + " create web-green") == 0);
+  }
+  // Nothing left to finish: the next apply is a plain no-op.
+  auto again = f.apply("v2", 2s);
+  CHECK(again.code == ExitCode::kDone);
+  CHECK_THAT(again.summary, Contains("nothing to do"));
+}
+
+TEST_CASE("blue-green: a resumed bake that fails switches back to the colour still running",
+          "[controller][bluegreen]") {
+  RouterFleet f(2, Mode::kBlueGreen);
+  auto blue = f.seed("web-blue", kV1, 1, "running", "blue");
+  auto green = f.seed("web-green", test::kBad, 2, "running", "green");
+  f.router.live = Colour::kGreen;
+  auto out = f.apply("bad", 2s);
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kRolledBack);
+  INFO(f.report());
+  CHECK(f.violations.empty());
+  CHECK(f.router.calls ==
+        std::vector<std::string>{"check", "live", "switch blue", "wait-idle green"});
+  CHECK(f.router.live == std::optional<Colour>(Colour::kBlue));
+  for (int h = 0; h < 2; ++h) {
+    CAPTURE(h);
+    CHECK(f.find(h, "web-blue")->status == "running");
+    CHECK(f.find(h, "web-green")->status == "exited");
+  }
+}
+
 TEST_CASE("blue-green: a refused switch removes green and pauses", "[controller][bluegreen]") {
   RouterFleet f(2, Mode::kBlueGreen);
   auto blue = f.seed("web-blue", kV1, 2, "running", "blue");
