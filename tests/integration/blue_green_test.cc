@@ -484,6 +484,60 @@ TEST_CASE("blue-green through HAProxy: a bake failure switches back to v1 and no
   }
 }
 
+TEST_CASE("blue-green through HAProxy: SIGINT during the bake, then apply again finishes it",
+          "[docker][integration][bluegreen]") {
+  Testbed tb = rgtest::fleet::fresh_fleet();
+  StateDir state;
+  TempManifest m(bg_manifest(tb, "30s"));
+  deploy_bg(tb, m, state, /*and_v2=*/false);  // v1 live on green
+
+  Load load(tb.get("RG_TESTBED_URL_BG"));
+  auto args = rgtest::fleet::rollgate_args("apply", m, state);
+  args.insert(args.begin(), ROLLGATE_BIN);
+  args.insert(args.end(), {"--image", rgtest::fleet::image(tb, "v2")});
+  ProcResult interrupted;
+  {
+    rgtest::PipedProcess apply(args);
+    bool baking = false;
+    while (auto e = apply.next_event(60s)) {
+      if (e->value("type", "") == "bake") {
+        baking = true;
+        break;
+      }
+    }
+    REQUIRE(baking);
+    std::this_thread::sleep_for(1s);
+    apply.signal(SIGINT);
+    interrupted = apply.wait(60s);
+  }
+  INFO("interrupted apply: " << rgtest::describe(interrupted));
+  REQUIRE(interrupted.exit_code == 4);
+  CHECK(bg_backend(tb) == "bg_blue");  // v2 is live, v1 still runs
+  for (const auto& h : tb.hosts()) {
+    INFO("host " << h);
+    CHECK(container_on(tb, h, "bg-green") == "running v1");
+  }
+
+  // The bake is not restarted from scratch in this test: 2s is enough to see it finish.
+  TempManifest short_bake(bg_manifest(tb, "2s"));
+  auto again_args = rgtest::fleet::rollgate_args("apply", short_bake, state);
+  again_args.insert(again_args.end(), {"--image", rgtest::fleet::image(tb, "v2")});
+  auto again = rgtest::run_rollgate(again_args);
+  std::this_thread::sleep_for(500ms);
+  json report = load.stop();
+  INFO("apply again: " << rgtest::describe(again) << "\nload: " << report.dump());
+  REQUIRE(again.exit_code == 0);
+  CHECK_THAT(again.out, Catch::Contains("finished the interrupted bake"));
+  CHECK(number(report, "requests") > 100);
+  CHECK(number(report, "failed") == 0);
+  CHECK(bg_backend(tb) == "bg_blue");
+  for (const auto& h : tb.hosts()) {
+    INFO("host " << h);
+    CHECK(container_on(tb, h, "bg-blue") == "running v2");
+    CHECK(container_on(tb, h, "bg-green") == "exited v1");
+  }
+}
+
 TEST_CASE("blue-green through HAProxy: switch-back returns to v1 and no request fails",
           "[docker][integration][bluegreen]") {
   Testbed tb = rgtest::fleet::fresh_fleet();
