@@ -71,8 +71,9 @@ int main(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "Check a manifest; report every error");
   add_common(validate, common, false);
 
-  auto* plan = app.add_subcommand(
-      "plan", "Show, per batch and host, the exact engine calls apply would make. Changes nothing");
+  auto* plan = app.add_subcommand("plan",
+                                  "Show, per batch and host, the exact engine calls and router "
+                                  "commands apply would make. Changes nothing");
   add_common(plan, common, true);
   plan->add_option("--image", image, "Deploy this image instead of the manifest's");
 
