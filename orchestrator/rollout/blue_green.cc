@@ -28,8 +28,8 @@ std::string colour_name(std::optional<Colour> c) { return c ? manifest::to_strin
 
 }  // namespace
 
-// Undoes the start of the new colour on one host: removes the new container and gives the
-// standby it displaced its name back. Retried like every undo.
+// Undoes the start of the new colour on one host: removes the new container (if it is still
+// there under new_id) and gives the standby it displaced its name back. Retried like every undo.
 Task<Status> Controller::discard_new(HostRun& run) {
   auto* engine = run.host->engine;
   const auto pause = manifest_.health.interval;
@@ -79,22 +79,20 @@ Task<Status> Controller::stop_all(std::vector<HostRun*> runs, bool standby, std:
       continue;
     }
     stopping.push_back(r);
-    stops.push_back([](Controller* self, HostRun* run, std::string id,
-                       std::string why) -> Task<Status> {
-      const std::string call = "stop " + id + " (" + why + ")";
-      (void)self->record_intent(run->plan.host, call, "stop", id, "");
-      const auto timeout_s = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::seconds>(self->manifest_.container.stop_timeout)
-              .count());
-      auto st = co_await with_retries(
-          self->clock_, self->manifest_.health.interval, [&]() -> Task<Status> {
-            co_return co_await run->host->engine->stop_container(id, timeout_s);
-          });
-      self->record_outcome(run->plan.host, call, st);
-      self->emit("step", run->plan.host, (st ? "ok    " : "FAIL  ") + call,
-                 {{"call", "stop"}, {"ok", st.is_ok()}});
-      co_return st;
-    }(this, r, id, why));
+    stops.push_back(
+        [](Controller* self, HostRun* run, std::string id, std::string why) -> Task<Status> {
+          const std::string call = "stop " + id + " (" + why + ")";
+          (void)self->record_intent(run->plan.host, call, "stop", id, "");
+          const auto timeout_s = stop_timeout_seconds(self->manifest_.container);
+          auto st = co_await with_retries(
+              self->clock_, self->manifest_.health.interval, [&]() -> Task<Status> {
+                co_return co_await run->host->engine->stop_container(id, timeout_s);
+              });
+          self->record_outcome(run->plan.host, call, st);
+          self->emit("step", run->plan.host, (st ? "ok    " : "FAIL  ") + call,
+                     {{"call", "stop"}, {"ok", st.is_ok()}});
+          co_return st;
+        }(this, r, id, why));
   }
   auto results = co_await gather(std::move(stops));
   std::vector<std::string> problems;
@@ -305,14 +303,11 @@ Task<Outcome> Controller::blue_green(Plan& plan, std::vector<std::unique_ptr<Hos
       for (size_t i = 0; i < runs.size(); ++i) {
         if (!retired[i]) {
           problems.push_back(runs[i]->plan.host + ": " + retired[i].message());
-        } else if (runs[i]->standby_renamed) {
-          auto* r = runs[i];
-          auto st = co_await with_retries(clock_, manifest_.health.interval, [&]() -> Task<Status> {
-            co_return co_await r->host->engine->rename_container(r->plan.standby->id,
-                                                                 r->plan.standby->name);
-          });
+        } else {
+          // The new container is retired (new_id cleared): this only renames the standby back.
+          auto st = co_await discard_new(*runs[i]);
           if (!st) {
-            problems.push_back(r->plan.host + ": rename the standby back: " + st.message());
+            problems.push_back(runs[i]->plan.host + ": " + st.message());
           }
         }
       }
@@ -521,22 +516,12 @@ Task<Outcome> Controller::switch_back(std::string rollout_id) {
     per_host.push_back(app_containers(*listed[i]));
   }
   if (!live) {
-    // The router cannot say: the colour that runs alone on every host is the live one.
-    for (size_t i = 0; i < hosts_.size(); ++i) {
-      auto b = slot_holder(manifest_.app, Colour::kBlue, per_host[i]);
-      auto g = slot_holder(manifest_.app, Colour::kGreen, per_host[i]);
-      const bool br = b && b->running();
-      const bool gr = g && g->running();
-      if (br != gr && (!live || *live == (br ? Colour::kBlue : Colour::kGreen))) {
-        live = br ? Colour::kBlue : Colour::kGreen;
-      } else {
-        co_return fail(ExitCode::kPreflight,
-                       "pre-flight failed, nothing was changed: cannot tell which colour is live "
-                       "(the router does not say and " +
-                           hosts_[i].name + " runs " + (br ? "both colours" : "neither colour") +
-                           ")");
-      }
+    auto running = running_colour(manifest_.app, names, per_host);
+    if (!running) {
+      co_return fail(ExitCode::kPreflight,
+                     "pre-flight failed, nothing was changed: " + running.status().message());
     }
+    live = *running;
   }
   const Colour back = manifest::other(*live);
   const std::string back_s = manifest::to_string(back);

@@ -127,8 +127,7 @@ docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::str
   } else {
     spec.restart_policy = restart;
   }
-  spec.stop_timeout_s = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
+  spec.stop_timeout_s = stop_timeout_seconds(m.container);
   return spec;
 }
 
@@ -212,8 +211,7 @@ void start_first_actions(const manifest::Manifest& m, const std::string& pinned,
   const std::string next_name = m.app + kNextSuffix;
   const Colour current = hp.current ? hp.current->colour : Colour::kBlue;
   hp.current_port = ports.of(current);
-  const int stop_timeout_s = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
+  const int stop_timeout_s = stop_timeout_seconds(m.container);
   for (const auto& c : containers) {
     if (c.name != next_name) {
       continue;
@@ -282,8 +280,7 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
   }
   plan.revision = resume ? resume->revision : max_revision + 1;
 
-  const int stop_timeout_s = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
+  const int stop_timeout_s = stop_timeout_seconds(m.container);
   std::vector<HostPlan> to_change;
   for (size_t i = 0; i < observed.size(); ++i) {
     HostPlan hp;
@@ -375,6 +372,38 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
   return plan;
 }
 
+Result<manifest::Colour> running_colour(const std::string& app,
+                                        const std::vector<std::string>& hosts,
+                                        const std::vector<std::vector<AppContainer>>& per_host) {
+  using manifest::Colour;
+  std::optional<Colour> live;
+  std::vector<std::string> disagree;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    auto blue = slot_holder(app, Colour::kBlue, per_host[i]);
+    auto green = slot_holder(app, Colour::kGreen, per_host[i]);
+    const bool b = blue && blue->running();
+    const bool g = green && green->running();
+    if (b == g) {
+      disagree.push_back(
+          fmt::format("{} runs {}", hosts[i], b ? "both colours" : "neither colour"));
+      continue;
+    }
+    const Colour here = b ? Colour::kBlue : Colour::kGreen;
+    if (live && *live != here) {
+      disagree.push_back(fmt::format("{} runs {} where others run {}", hosts[i],
+                                     manifest::to_string(here), manifest::to_string(*live)));
+      continue;
+    }
+    live = here;
+  }
+  if (!disagree.empty() || !live) {
+    return Status(Code::kFailedPrecondition,
+                  fmt::format("cannot tell which colour is live (the router does not say): {}",
+                              fmt::join(disagree, "; ")));
+  }
+  return *live;
+}
+
 Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string& image,
                                   const std::string& pinned, const std::string& digest,
                                   const std::vector<HostObservation>& observed,
@@ -412,31 +441,17 @@ Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string
   // Which colour serves now: the router's word, else what runs (hosts must agree).
   std::optional<Colour> live = routed;
   if (!live && any_holder) {
-    std::vector<std::string> disagree;
-    for (size_t i = 0; i < observed.size(); ++i) {
-      auto blue = slot_holder(m.app, Colour::kBlue, per_host[i]);
-      auto green = slot_holder(m.app, Colour::kGreen, per_host[i]);
-      const bool b = blue && blue->running();
-      const bool g = green && green->running();
-      if (b == g) {
-        disagree.push_back(
-            fmt::format("{} runs {}", observed[i].host, b ? "both colours" : "neither colour"));
-        continue;
-      }
-      const Colour here = b ? Colour::kBlue : Colour::kGreen;
-      if (live && *live != here) {
-        disagree.push_back(fmt::format("{} runs {} where others run {}", observed[i].host,
-                                       manifest::to_string(here), manifest::to_string(*live)));
-        continue;
-      }
-      live = here;
+    std::vector<std::string> hosts;
+    for (const auto& o : observed) {
+      hosts.push_back(o.host);
     }
-    if (!disagree.empty()) {
-      return Status(Code::kFailedPrecondition,
-                    fmt::format("cannot tell which colour is live (the router does not say): {}; "
-                                "stop the colour that is not serving, then apply again",
-                                fmt::join(disagree, "; ")));
+    auto running = running_colour(m.app, hosts, per_host);
+    if (!running) {
+      return Status(running.status().code(), running.status().message() +
+                                                 "; stop the colour that is not serving, then "
+                                                 "apply again");
     }
+    live = *running;
   }
   plan.target = live ? manifest::other(*live) : Colour::kBlue;
   // A live colour with no container anywhere serves nothing: there is nothing to keep serving,
@@ -454,8 +469,7 @@ Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string
     all_current = holder && holder->running() && holder->digest == digest;
   }
 
-  const int stop_timeout_s = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(m.container.stop_timeout).count());
+  const int stop_timeout_s = stop_timeout_seconds(m.container);
   Batch batch{1, {}};
   for (size_t i = 0; i < observed.size(); ++i) {
     HostPlan hp;

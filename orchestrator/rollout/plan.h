@@ -157,6 +157,18 @@ Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string
                                   const std::string& rollout_id,
                                   std::optional<manifest::Colour> routed);
 
+// When the router cannot say which colour is live: the colour whose slot holder is the only one
+// running on each host, the same on every host. kFailedPrecondition naming the hosts otherwise.
+// REQUIRES: per_host[i] are hosts[i]'s app containers.
+Result<manifest::Colour> running_colour(const std::string& app,
+                                        const std::vector<std::string>& hosts,
+                                        const std::vector<std::vector<AppContainer>>& per_host);
+
+// container.stop_timeout in whole seconds, as the engine's stop call and ContainerSpec take it.
+inline int stop_timeout_seconds(const manifest::Container& c) {
+  return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(c.stop_timeout).count());
+}
+
 // "<app>-blue" / "<app>-green".
 std::string slot_name(const std::string& app, manifest::Colour c);
 
