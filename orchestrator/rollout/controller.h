@@ -16,6 +16,12 @@
 // An engine error while swapping a host reverts that host and pauses (kPaused): the fleet is
 // left consistent, every host with exactly one live container.
 //
+// Where each part lives: preflight.cc, gating.cc (baseline, gate loop), steps.cc (one Action as
+// an engine call or router step), undo.cc (the one undo path: revert, restore, discard),
+// blue_green.cc, switch_back.cc, controller.cc (the batch loop, finish, prune). Every journal
+// record goes through one Journaler (journaler.h), and a failed write stops the run at the
+// next step boundary (docs/operations.md, "When the journal cannot be written").
+//
 // Ownership: the Controller borrows engines, clock and sink; they must outlive apply().
 // Thread-safety: none; run on one io_context thread.
 #pragma once
@@ -38,6 +44,7 @@
 #include "orchestrator/manifest/manifest.h"
 #include "orchestrator/rollout/control.h"
 #include "orchestrator/rollout/events.h"
+#include "orchestrator/rollout/journaler.h"
 #include "orchestrator/rollout/plan.h"
 #include "orchestrator/rollout/probes.h"
 #include "orchestrator/router/router.h"
@@ -117,24 +124,13 @@ class Controller {
   void set_router(router::Router* r) { router_ = r; }
 
  private:
-  struct HostRun;  // per-host state of one apply (controller.cc)
+  struct HostRun;  // per-host state of one apply (controller_internal.h)
   struct Preflight;
-
-  Task<Result<Preflight>> preflight(std::string image, std::string rollout_id, bool pull);
-  Task<health::Observation> observe(const HostBinding& host, std::string container,
-                                    uint16_t port = 0);
-  Task<std::vector<health::Baseline>> measure_baseline(const Plan& plan);
-  Task<Status> swap_host(HostRun& run);
-  Task<Status> run_action(HostRun& run, const Action& a);
-  Task<Status> complete_host(HostRun& run);
-  Task<Outcome> blue_green(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
-  Task<std::optional<Outcome>> finish_bake(const Plan& plan);
-  Task<Status> discard_new(HostRun& run);
-  Task<Status> stop_all(std::vector<HostRun*> runs, bool standby, std::string why);
-  Task<Status> switch_router(manifest::Colour to, const std::vector<HostRun*>& runs,
-                             std::string why);
-  router::Endpoint endpoint(const HostRun& run, bool new_container) const;
-  Task<Status> revert_host(HostRun& run);
+  // What undo does with the container this rollout created (undo.cc).
+  enum class Undo {
+    kRemove,  // it never served: remove it (an engine error mid-swap, a blue-green discard)
+    kRetire,  // it ran and was judged: stop it and keep it as <app>-r<rev>-failed
+  };
   // How a gate watches its hosts: the batch gate, the bake, or the check after a restore.
   struct GateSpec {
     std::string what = "new container";
@@ -144,23 +140,41 @@ class Controller {
     bool controllable = true;  // obey operator commands and signals
     std::chrono::milliseconds bake{0};  // keep watching a healthy fleet this long
   };
+
+  // preflight.cc
+  Task<Result<Preflight>> preflight(std::string image, std::string rollout_id, bool pull);
+  // gating.cc
+  Task<health::Observation> observe(const HostBinding& host, std::string container,
+                                    uint16_t port = 0);
+  Task<std::vector<health::Baseline>> measure_baseline(const Plan& plan);
   Task<health::Decision> gate(std::vector<HostRun*> runs, GateSpec spec);
   Task<Command> hold(std::string where);
-  Task<Status> restore_host(HostRun* run);
+  // steps.cc
+  Task<Status> swap_host(HostRun& run);
+  Task<Status> run_action(HostRun& run, const Action& a);
+  Task<Status> complete_host(HostRun& run);
+  router::Endpoint endpoint(const HostRun& run, bool new_container) const;
+  // undo.cc: the one undo path.
+  struct UndoCall;
+  Task<Status> undo_host(HostRun& run, Undo how);
+  Task<Status> undo_step(const std::string& host, UndoCall c);
+  Task<std::vector<std::string>> undo_all(std::vector<HostRun*> runs, Undo how);
   Task<std::vector<std::string>> restore(std::vector<HostRun*> runs);
   Task<std::vector<std::string>> settle(std::vector<HostRun*> runs, bool enable);
   Task<Outcome> roll_back(std::vector<HostRun*> touched, std::string why);
+  // blue_green.cc
+  Task<Outcome> blue_green(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
+  Task<std::optional<Outcome>> finish_bake(const Plan& plan);
+  Task<Status> stop_all(std::vector<HostRun*> runs, bool standby, std::string why);
+  Task<Result<router::Drained>> wait_idle(manifest::Colour colour);
+  Task<void> drain_before_stop(manifest::Colour colour);
+  Task<Status> switch_router(manifest::Colour to, const std::vector<HostRun*>& runs,
+                             std::string why);
+  // controller.cc
   Outcome finish(Outcome out);
-  static const char* action_name(Action::Type t);
-  [[nodiscard]] Status record_intent(const std::string& host, const std::string& call,
-                                     const std::string& action, const std::string& container,
-                                     const std::string& new_name);
-  void record_outcome(const std::string& host, const std::string& call, const Status& st,
-                      const std::string& container_id = "");
-  void record(const std::function<Status(journal::Journal&)>& write);
+  Outcome journal_paused(const std::string& where, size_t hosts_done, int revision) const;
   Task<void> prune(const Plan& plan);
   Task<Status> prune_host(const HostBinding* host);
-
   const HostBinding& binding(const std::string& host) const;
   void emit(std::string type, std::string host, std::string message,
             nlohmann::json data = nlohmann::json::object());
@@ -170,7 +184,7 @@ class Controller {
   std::vector<std::unique_ptr<health::Probe>> probes_;
   Clock& clock_;
   EventSink& events_;
-  journal::Journal* journal_;
+  Journaler journal_;
   NoControl no_control_;
   Control* control_;
   ApplyOptions options_;

@@ -1,6 +1,7 @@
 // Controller internals shared by controller.cc and blue_green.cc. Not part of the API.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,10 @@ namespace orch::rollout {
 // Revert and rollback calls are retried: giving up half-way is the one thing worse than a
 // slow revert. Three tries spaced by the probe interval ride out a dockerd restart's blip.
 inline constexpr int kRevertAttempts = 3;
+
+struct Controller::Preflight {
+  Plan plan;
+};
 
 // Everything apply() knows about one host it is changing.
 struct Controller::HostRun {
@@ -41,6 +46,16 @@ struct Controller::HostRun {
   bool standby_renamed = false;
 
   bool touched() const { return stopped_old || renamed_old || !new_id.empty(); }
+};
+
+// One step of undo_host: the call that undoes it, and what the journal and events say of it.
+struct Controller::UndoCall {
+  std::string call;       // the journal's and the event's text: "undo: start web"
+  std::string action;     // "remove", "stop", "rename", "start"
+  std::string container;  // the container acted on
+  std::string new_name;   // rename only
+  std::string done;       // the event's text on success
+  std::function<Task<Status>()> act;
 };
 
 // Retries an idempotent undo step; the last error is returned if every attempt fails.

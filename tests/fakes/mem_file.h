@@ -23,6 +23,10 @@ class MemFile final : public journal::File {
 
   Status append(std::string_view bytes) override {
     ++appends_;
+    if (full_from_ != 0 && appends_ >= full_from_) {
+      // What a full disk answers, as PosixFile words it: nothing of the record was written.
+      return Status(Code::kInternal, "write " + kFullPath + ": No space left on device");
+    }
     if (fail_append_at_ != 0 && appends_ == fail_append_at_) {
       // A failing write may have written part of the bytes first.
       unsynced_.append(bytes.substr(0, bytes.size() / 2));
@@ -78,6 +82,9 @@ class MemFile final : public journal::File {
   // The Nth call (1-based, counted from construction) fails; 0 disables.
   void fail_append_at(int n) { fail_append_at_ = n; }
   void fail_sync_at(int n) { fail_sync_at_ = n; }
+  // The disk fills up: the Nth append and every later one fail with ENOSPC's text.
+  void full_from(int n) { full_from_ = n; }
+  inline static const std::string kFullPath = "/state/web/journal.log";
 
   const std::string& synced() const { return synced_; }
   const std::string& unsynced() const { return unsynced_; }
@@ -91,6 +98,7 @@ class MemFile final : public journal::File {
   int syncs_ = 0;
   int fail_append_at_ = 0;
   int fail_sync_at_ = 0;
+  int full_from_ = 0;
 };
 
 }  // namespace orch::testing

@@ -318,5 +318,74 @@ TEST_CASE("a rollback replaces an older failed container of the same revision", 
   CHECK(failed->labels.at("rollgate.rollout") == "r-test");
 }
 
+// A full disk at every journal write of a rollout (the Nth record and every later one fail):
+// nothing is touched when the start or the baselines cannot be written (exit 1); mid-rollout
+// the batch in flight goes back and the run pauses (exit 4); a missing end record alone turns
+// "done" into exit 1. Every time the summary is the journal's own error, never an engine's,
+// and every host keeps exactly one running app container, on v1 or v2.
+TEST_CASE("a full disk at any journal write stops the rollout where the fleet is consistent",
+          "[controller][journal]") {
+  int writes = 0;
+  {
+    Fleet f(3);
+    auto file = std::make_unique<testing::MemFile>();
+    auto* counted = file.get();
+    auto opened = journal::Journal::open(std::move(file));
+    REQUIRE(opened);
+    f.journal.emplace(std::move(*opened));
+    REQUIRE(f.apply("v2").code == ExitCode::kDone);
+    writes = counted->appends();
+  }
+  REQUIRE(writes > 10);
+  // start + one baseline per host: the records written before any container is touched.
+  const int before_touching = 1 + 3;
+  for (int n = 1; n <= writes; ++n) {
+    DYNAMIC_SECTION("the disk fills at write " << n << " of " << writes) {
+      Fleet f(3);
+      auto file = std::make_unique<testing::MemFile>();
+      file->full_from(n);
+      auto opened = journal::Journal::open(std::move(file));
+      REQUIRE(opened);
+      f.journal.emplace(std::move(*opened));
+      auto out = f.apply("v2");
+      INFO(out.summary);
+      CHECK_THAT(out.summary, Catch::Contains(testing::MemFile::kFullPath + ": No space left on "
+                                                                            "device"));
+      CHECK_THAT(out.summary, !Catch::Contains("engine error"));
+      CHECK_THAT(out.summary, !Catch::Contains("Fix the engine"));
+      if (n <= before_touching) {
+        CHECK(out.code == ExitCode::kInternal);
+        CHECK_THAT(out.summary, Catch::Contains("nothing was changed"));
+        for (int h = 0; h < 3; ++h) {
+          CHECK(f.runs(h, kV1));
+        }
+      } else if (n == writes) {
+        CHECK(out.code == ExitCode::kInternal);
+        for (int h = 0; h < 3; ++h) {
+          CHECK(f.runs(h, kV2));
+        }
+      } else {
+        CHECK(out.code == ExitCode::kPaused);
+      }
+      // Batches of one: the hosts on v2 are a prefix (earlier batches), the rest on v1.
+      bool seen_v1 = false;
+      for (int h = 0; h < 3; ++h) {
+        INFO("host h" << h + 1);
+        CHECK((f.runs(h, kV1) || f.runs(h, kV2)));
+        int running = 0;
+        for (const auto& [id, c] : f.engines[h]->containers) {
+          running += c.status == "running";
+        }
+        CHECK(running == 1);
+        if (f.runs(h, kV1)) {
+          seen_v1 = true;
+        } else {
+          CHECK_FALSE(seen_v1);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace orch::rollout
