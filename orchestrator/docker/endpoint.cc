@@ -1,6 +1,8 @@
 // parse_endpoint and Endpoint::to_string: the two spellings of an engine address rollgate
 // accepts, "unix:///absolute/path" and "tcp://host:port" (IPv6 hosts in brackets); and
 // resolve_tls_files, which picks a tcp engine's TLS files the way the Docker CLI does.
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <string>
@@ -26,6 +28,9 @@ Result<Endpoint> parse_unix(const std::string& text, std::string_view rest) {
   if (rest.front() != '/') {
     return invalid(text, "socket path must be absolute (expected unix:///path/to/docker.sock)");
   }
+  if (rest == "/") {
+    return invalid(text, "socket path \"/\" is a directory (expected unix:///path/to/docker.sock)");
+  }
   Endpoint ep;
   ep.kind = Endpoint::Kind::kUnix;
   ep.path = std::string(rest);
@@ -43,7 +48,8 @@ Result<Endpoint> parse_tcp(const std::string& text, std::string_view rest) {
   std::string_view host;
   std::string_view port_text;
   bool has_port = false;
-  if (!rest.empty() && rest.front() == '[') {
+  const bool bracketed = !rest.empty() && rest.front() == '[';
+  if (bracketed) {
     const size_t close = rest.find(']');
     if (close == std::string_view::npos) {
       return invalid(text, "unterminated '[' in IPv6 address");
@@ -72,6 +78,24 @@ Result<Endpoint> parse_tcp(const std::string& text, std::string_view rest) {
   }
   if (host.empty()) {
     return invalid(text, "empty host (expected tcp://host:port)");
+  }
+  // Host names and IPv4 addresses, or an IPv6 address (with an IPv4 tail) in brackets. Anything
+  // else, such as a space, "user@" or an IPv6 zone ("%eth0"), would only fail later, when
+  // connecting, with a less helpful message.
+  const bool host_ok = std::all_of(host.begin(), host.end(), [bracketed](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (bracketed) {
+      return std::isxdigit(c) || c == ':' || c == '.';
+    }
+    return std::isalnum(c) || c == '.' || c == '-' || c == '_';
+  });
+  if (!host_ok && bracketed) {
+    return invalid(text, "not an IPv6 address in the brackets (expected tcp://[addr]:port)");
+  }
+  if (!host_ok) {
+    return invalid(text,
+                   "the host may contain only letters, digits, '.', '-', '_' (expected "
+                   "tcp://host:port)");
   }
   if (!has_port || port_text.empty()) {
     return invalid(

@@ -45,7 +45,11 @@ struct HttpEngineOptions {
 TlsFiles resolve_tls_files(const std::string& ca, const std::string& cert, const std::string& key,
                            const std::string& cert_path);
 
-// Parses "unix:///path" or "tcp://host:port". kInvalidArgument names what was wrong.
+// Parses "unix:///path" or "tcp://host:port" (host a name or IPv4 address of letters, digits,
+// '.', '-', '_', or an IPv6 address in brackets; one trailing '/' is allowed). This is the only
+// endpoint parser: the manifest validates hosts[].engine and router.haproxy.runtime_api with it.
+// Errors: kInvalidArgument, message `engine endpoint "TEXT": REASON`, REASON naming what was
+// wrong and what was expected.
 Result<Endpoint> parse_endpoint(const std::string& text);
 
 std::unique_ptr<Engine> make_http_engine(boost::asio::io_context& io, std::string host_name,

@@ -1,4 +1,5 @@
-// The hosts section (each host's name, engine, address, insecure and tls) and registry_auth.
+// The hosts section (each host's name, engine, address, insecure and tls), registry_auth, and
+// read_endpoint, which checks engine-style addresses with docker::parse_endpoint.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "orchestrator/docker/http_engine.h"
 #include "orchestrator/manifest/sections.h"
 
 namespace orch::manifest {
@@ -98,17 +100,11 @@ void read_host(Validator& v, const std::string& path, const Json& j, size_t inde
     v.missing(key_path(path, "name"), kHostNameExpected);
   }
 
-  std::optional<Engine> engine;
+  std::optional<docker::Endpoint> engine;
   if (const Json* e = find(j, "engine")) {
-    std::string p = key_path(path, "engine");
-    if (auto s = v.string(p, *e, kEngineExpected)) {
-      auto parsed = parse_engine(*s);
-      if (auto* reason = std::get_if<std::string>(&parsed)) {
-        v.fail(p, *e, std::string(kEngineExpected) + "; " + *reason);
-      } else {
-        engine = std::get<Engine>(parsed);
-        out.engine = *s;
-      }
+    engine = read_endpoint(v, key_path(path, "engine"), *e, kEngineExpected);
+    if (engine) {
+      out.engine = e->get<std::string>();
     }
   } else {
     v.missing(key_path(path, "engine"), kEngineExpected);
@@ -131,7 +127,7 @@ void read_host(Validator& v, const std::string& path, const Json& j, size_t inde
       }
     }
   } else if (engine) {
-    out.address = engine->unix_socket ? "127.0.0.1" : engine->host;
+    out.address = engine->kind == docker::Endpoint::Kind::kUnix ? "127.0.0.1" : engine->host;
   }
 
   bool insecure_valid = true;
@@ -144,8 +140,8 @@ void read_host(Validator& v, const std::string& path, const Json& j, size_t inde
   }
   // Plain TCP carries the Docker API unencrypted and unauthenticated: whoever reaches the port
   // is root on the host. Only loopback, or a host that says so, may use it.
-  if (engine && !engine->unix_socket && !out.insecure && insecure_valid && !find(j, "tls") &&
-      !is_loopback(engine->host)) {
+  if (engine && engine->kind == docker::Endpoint::Kind::kTcp && !out.insecure && insecure_valid &&
+      !find(j, "tls") && !is_loopback(engine->host)) {
     v.add(key_path(path, "engine"),
           "plain tcp:// to " + quote(engine->host) +
               " is refused: the Docker API would travel unencrypted and unauthenticated. Add "
@@ -157,7 +153,7 @@ void read_host(Validator& v, const std::string& path, const Json& j, size_t inde
     std::string p = key_path(path, "tls");
     Tls tls;
     read_tls(v, p, *t, tls);
-    if (engine && engine->unix_socket) {
+    if (engine && engine->kind == docker::Endpoint::Kind::kUnix) {
       v.add(p, "TLS applies only to tcp:// engines; " + key_path(path, "engine") + " is " +
                    quote(out.engine));
     }
@@ -167,60 +163,25 @@ void read_host(Validator& v, const std::string& path, const Json& j, size_t inde
 
 }  // namespace
 
-std::variant<Engine, std::string> parse_engine(std::string_view e) {
-  constexpr std::string_view kUnix = "unix://";
-  constexpr std::string_view kTcp = "tcp://";
-  if (e.substr(0, kUnix.size()) == kUnix) {
-    std::string_view path = e.substr(kUnix.size());
-    if (path.size() < 2 || path.front() != '/') {
-      return std::string("the socket path must be absolute, as in unix:///var/run/docker.sock");
-    }
-    return Engine{true, ""};
+std::optional<docker::Endpoint> read_endpoint(Validator& v, const std::string& path, const Json& j,
+                                              const std::string& expected) {
+  auto s = v.string(path, j, expected);
+  if (!s) {
+    return std::nullopt;
   }
-  if (e.substr(0, kTcp.size()) != kTcp) {
-    return std::string("the scheme must be unix:// or tcp://");
+  auto endpoint = docker::parse_endpoint(*s);
+  if (endpoint.is_ok()) {
+    return std::move(endpoint).value();
   }
-  std::string_view rest = e.substr(kTcp.size());
-  std::string_view host;
-  std::string_view port;
-  if (!rest.empty() && rest.front() == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string_view::npos) {
-      return std::string("the IPv6 address is missing its closing ']'");
-    }
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (after.empty() || after.front() != ':') {
-      return std::string("the port is missing");
-    }
-    port = after.substr(1);
-    bool ok = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-      return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
-    });
-    if (!ok) {
-      return std::string("the IPv6 address is not valid");
-    }
-  } else {
-    size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos) {
-      return std::string("the port is missing");
-    }
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-    if (host.empty()) {
-      return std::string("the host is empty");
-    }
-    bool ok = std::all_of(host.begin(), host.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-    });
-    if (!ok) {
-      return std::string("the host may contain only letters, digits, '.', '-', '_'");
-    }
+  // The message reads `engine endpoint "TEXT": REASON` (http_engine.h); the error already shows
+  // the value, so only the reason is kept.
+  std::string reason = endpoint.status().message();
+  const std::string prefix = "engine endpoint \"" + *s + "\": ";
+  if (reason.starts_with(prefix)) {
+    reason.erase(0, prefix.size());
   }
-  if (!port_number(port)) {
-    return "the port " + quote(port) + " is not a number 1-65535";
-  }
-  return Engine{false, std::string(host)};
+  v.fail(path, j, expected + "; " + reason);
+  return std::nullopt;
 }
 
 // registry_auth: {env: NAME}. Only the variable's name is in the manifest; its value (the

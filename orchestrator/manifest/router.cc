@@ -30,14 +30,8 @@ void read_router(Validator& v, const Json& j, Manifest& m) {
     constexpr const char* kApiExpected =
         "unix:///path/to/admin.sock or tcp://host:port (HAProxy's Runtime API, level admin)";
     if (const Json* api = find(*h, "runtime_api")) {
-      if (auto s = v.string("router.haproxy.runtime_api", *api, kApiExpected)) {
-        auto e = parse_engine(*s);
-        if (std::holds_alternative<std::string>(e)) {
-          v.fail("router.haproxy.runtime_api", *api,
-                 std::string(kApiExpected) + "; " + std::get<std::string>(e));
-        } else {
-          hp.runtime_api = *s;
-        }
+      if (read_endpoint(v, "router.haproxy.runtime_api", *api, kApiExpected)) {
+        hp.runtime_api = api->get<std::string>();
       }
     } else {
       v.missing("router.haproxy.runtime_api", kApiExpected);

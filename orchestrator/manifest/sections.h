@@ -8,11 +8,12 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
+#include "orchestrator/docker/types.h"
 #include "orchestrator/manifest/manifest.h"
 #include "orchestrator/manifest/validator.h"
 
@@ -41,12 +42,10 @@ void read_router(Validator& v, const Json& j, Manifest& m);
 // REQUIRES: v has no errors yet; doc is the whole document. May fill defaults (map_key).
 void check_strategy(Validator& v, const Json& doc, Manifest& m);
 
-struct Engine {
-  bool unix_socket = false;
-  std::string host;  // tcp only, without IPv6 brackets
-};
-
-// Parses unix:///abs/path or tcp://host:port (host may be [ipv6]). Returns the reason on error.
-std::variant<Engine, std::string> parse_engine(std::string_view e);
+// Reads j, a "unix:///path" or "tcp://host:port" string, with docker::parse_endpoint: the
+// parser rollgate connects with, so a manifest accepts exactly the addresses that can be used.
+// On a mismatch reports `got VALUE: expected EXPECTED; REASON` at path and returns nullopt.
+std::optional<docker::Endpoint> read_endpoint(Validator& v, const std::string& path, const Json& j,
+                                              const std::string& expected);
 
 }  // namespace orch::manifest
