@@ -59,7 +59,7 @@ struct Bed {
   }
 };
 
-TEST_CASE("rolling: the container named after the app serves; it is listed first, with health") {
+TEST_CASE("rolling: the container named after the app serves, listed first, with health") {
   Bed bed;
   bed.h1.seed("web-r1", pinned(1), 1, "web", "exited");
   bed.h1.seed("web", pinned(2), 2, "web");

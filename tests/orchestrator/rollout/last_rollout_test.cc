@@ -32,7 +32,7 @@ TEST_CASE("an empty journal has no last rollout and nothing to resume") {
   CHECK(d.reason == "the journal has no rollout");
 }
 
-TEST_CASE("the last rollout is the newest one; an unlock's takeover record is not a rollout") {
+TEST_CASE("the last rollout is the newest one, and an unlock's takeover record is not a rollout") {
   Bed bed;
   journal_rollout(bed.journal, "R1", 1, journal::EndResult::kDone);
   journal_rollout(bed.journal, "R2", 2, journal::EndResult::kDone);
@@ -53,7 +53,7 @@ TEST_CASE("the last rollout is the newest one; an unlock's takeover record is no
   CHECK(d.last->rollout == "R2");
 }
 
-TEST_CASE("an interrupted rollout is continued; one that decided a rollback finishes it") {
+TEST_CASE("an interrupted rollout is continued, and one that decided a rollback finishes it") {
   Bed bed;
   journal_rollout(bed.journal, "R1", 1, journal::EndResult::kDone);
   SECTION("interrupted going forward") {

@@ -64,7 +64,7 @@ TEST_CASE("lock_engine_of picks the first host by name, whatever the manifest or
   CHECK(lock_engine_of(m, bindings) == nullptr);
 }
 
-TEST_CASE("a session takes a free lock; a second rollout is refused while it is held") {
+TEST_CASE("a session takes a free lock, and a second rollout is refused while it is held") {
   Bed bed;
   auto first = bed.acquire(bed.request("R1", "alice@ci pid 1"));
   REQUIRE(first.is_ok());
