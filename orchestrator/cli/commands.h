@@ -1,5 +1,8 @@
 // The `rollgate` commands. main.cc parses arguments (CLI11) into these structs and calls the
-// functions; each returns the process exit code from the contract in DESIGN.md.
+// functions; each returns the process exit code from the contract in DESIGN.md. They only parse,
+// call rollout APIs and print: inspect.cc (validate, plan, status, ping, history), deploy.cc
+// (apply, resume, rollback, switch-back), control.cc (requests to a running apply, unlock);
+// app.h loads and connects, render.h prints.
 #pragma once
 
 #include <chrono>
