@@ -5,10 +5,7 @@
 // host, the exact engine calls apply makes, in order. `rollgate plan` prints it; the
 // controller executes the same Actions, so what runs is what was planned (DESIGN.md #1).
 //
-// Naming on a host: the live container is always named `<app>`. Replacing it stops the old
-// one and renames it `<app>-r<revision>` (the rollback target), then creates the new `<app>`.
-// A rollback stops the new one, renames it `<app>-r<revision>-failed` (kept for inspection)
-// and renames the previous one back to `<app>`.
+// Naming on a host (which container is live, archived, failed or in a slot) is in naming.h.
 #pragma once
 
 #include <optional>
@@ -18,38 +15,15 @@
 #include "orchestrator/core/status.h"
 #include "orchestrator/docker/types.h"
 #include "orchestrator/manifest/manifest.h"
+#include "orchestrator/rollout/naming.h"
 
 namespace orch::rollout {
-
-inline constexpr char kLabelApp[] = "rollgate.app";
-inline constexpr char kLabelRevision[] = "rollgate.revision";
-inline constexpr char kLabelDigest[] = "rollgate.digest";
-inline constexpr char kLabelRollout[] = "rollgate.rollout";
-// The slot a container runs in (blue-green, start-first): "blue" or "green". A container
-// without it is in the blue slot, on container.ports[0]'s host port.
-inline constexpr char kLabelColour[] = "rollgate.colour";
-
-// One of the app's containers on a host, decoded from its labels.
-struct AppContainer {
-  std::string id;
-  std::string name;
-  int revision = 0;
-  std::string digest;
-  std::string rollout;
-  std::string state;                                  // engine state: running, exited, ...
-  manifest::Colour colour = manifest::Colour::kBlue;  // its slot (kLabelColour)
-  bool running() const { return state == "running"; }
-  bool failed() const;  // renamed "<app>-r<rev>-failed" by a rollback
-};
 
 // What pre-flight observed on one host.
 struct HostObservation {
   std::string host;
   std::vector<docker::ContainerSummary> containers;  // every container labelled rollgate.app=APP
 };
-
-// Decodes a host's app containers; containers without a parseable revision get revision 0.
-std::vector<AppContainer> app_containers(const std::vector<docker::ContainerSummary>& list);
 
 struct Action {
   // kDrain and kEnable are router steps (router.h); the rest are engine calls.
@@ -169,14 +143,6 @@ inline int stop_timeout_seconds(const manifest::Container& c) {
   return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(c.stop_timeout).count());
 }
 
-// "<app>-blue" / "<app>-green".
-std::string slot_name(const std::string& app, manifest::Colour c);
-
-// The container holding a colour's slot on a host: named slot_name, or for blue a colour-less
-// container named <app>. Archived and failed containers hold no slot.
-std::optional<AppContainer> slot_holder(const std::string& app, manifest::Colour c,
-                                        const std::vector<AppContainer>& containers);
-
 // The ContainerSpec for the new revision on one host (labels, ports, env, restart, ...).
 // With `colour`, the container runs in that slot: named for it (blue-green), labelled with
 // it, and publishing container.ports[0] on the slot's port.
@@ -184,15 +150,5 @@ docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::str
                                      const std::string& digest, int revision,
                                      const std::string& rollout_id,
                                      std::optional<manifest::Colour> colour = std::nullopt);
-
-// The app's live container on a host: the one named exactly `app`, if any.
-std::optional<AppContainer> live_container(const std::string& app,
-                                           const std::vector<AppContainer>& containers);
-
-// Containers to remove after a successful rollout so that `keep` revisions remain (the live
-// one counts). Failed containers from earlier rollbacks are always removed. Newest kept first.
-// Blue-green slot holders (<app>-blue, <app>-green) are never removed and count as kept.
-std::vector<AppContainer> containers_to_prune(const std::string& app,
-                                              std::vector<AppContainer> containers, int keep);
 
 }  // namespace orch::rollout
