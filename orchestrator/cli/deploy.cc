@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <cstring>
@@ -134,6 +137,7 @@ int run_apply(const CommonOptions& o, App& app, const Prepare& prepare, Run what
     std::fprintf(stderr, "rollgate: took over an expired lock: %s\n",
                  lock->taken_over->describe(fleet.clock.wall_now()).c_str());
   }
+  controller.set_lock(lock_engine, *lock);
 
   // SIGINT/SIGTERM (a CI abort): the first finishes or reverts the batch in flight and exits 4;
   // a second stops at once. The journal is fsynced record by record, so it is consistent either
@@ -154,13 +158,36 @@ int run_apply(const CommonOptions& o, App& app, const Prepare& prepare, Run what
           signals.async_wait(on_signal);
           return;
         }
-        std::fprintf(stderr, "\nrollgate: %s again: stopping now\n", strsignal(signo));
-        (void)journal->append(journal::EndRecord{
+        std::fprintf(stderr,
+                     "\nrollgate: %s again: stopping now (releasing the lock first, 2s at "
+                     "most)\n",
+                     strsignal(signo));
+        auto ended = journal->append(journal::EndRecord{
             rollout_id, fleet.clock.wall_now(), journal::EndResult::kPaused,
             code(ExitCode::kPaused),
             "stopped at once by a second signal; run rollgate status, then apply again"});
+        if (!ended) {
+          std::fprintf(stderr, "rollgate: %s\n", ended.message().c_str());
+        }
         std::fflush(stdout);
-        std::_Exit(code(ExitCode::kPaused));
+        // The engine lock outlives this process otherwise, and blocks the next apply until
+        // its lease ends. Whichever finishes first, the release or 2 s, ends the process; the
+        // revert the first signal started may go on meanwhile, which is no worse than cutting
+        // it off earlier.
+        boost::asio::co_spawn(
+            fleet.io,
+            [&]() -> Task<void> {
+              using namespace boost::asio::experimental::awaitable_operators;
+              auto released = co_await (rollout::release(*lock_engine, *lock) ||
+                                        fleet.clock.sleep_for(std::chrono::seconds(2)));
+              if (released.index() == 1 || !std::get<0>(released)) {
+                std::fprintf(stderr,
+                             "rollgate: the lock was not released; rollgate unlock -f "
+                             "MANIFEST --force frees it\n");
+              }
+              std::_Exit(code(ExitCode::kPaused));
+            },
+            boost::asio::detached);
       };
   signals.async_wait(on_signal);
 

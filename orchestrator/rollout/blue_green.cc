@@ -144,6 +144,13 @@ Task<Outcome> Controller::blue_green(Plan& plan, std::vector<std::unique_ptr<Hos
   const std::string kept =
       plan.live ? fmt::format("{} kept serving throughout", from_s) : "nothing was serving";
 
+  if (auto held = co_await check_lock(); !held) {
+    co_return Outcome{ExitCode::kPaused,
+                      fmt::format("paused before starting {}: {}; nothing was changed. Run apply "
+                                  "again",
+                                  to_s, held.message())};
+  }
+
   // 1. The new colour starts beside the live one.
   std::vector<Task<Status>> starts;
   for (auto* r : runs) {

@@ -272,6 +272,13 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
       co_return finish(
           journal_paused(fmt::format("before batch {}", b.index), touched.size(), plan.revision));
     }
+    if (auto held = co_await check_lock(); !held) {
+      co_return finish(Outcome{
+          ExitCode::kPaused,
+          fmt::format("paused before batch {}: {}; {} host(s) run revision {}, the rest are "
+                      "untouched. Run apply again to continue",
+                      b.index, held.message(), touched.size(), plan.revision)});
+    }
 
     std::vector<HostRun*> batch;
     std::vector<std::string> names;
@@ -380,18 +387,20 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
       journal_.note(journal::BatchDoneRecord{"", {}, b.index});
       continue;
     }
-    if (decision.rule == "interrupted") {
-      // A signal: the batch in flight has not passed its gate, so it goes back to where it was.
+    if (stopped(decision)) {
+      // A signal or the lock's lease: the batch in flight has not passed its gate, so it goes
+      // back to where it was.
       auto problems = co_await restore(batch);
       co_return finish(
           problems.empty()
               ? Outcome{ExitCode::kPaused,
-                        fmt::format("interrupted: batch {} was reverted; the fleet is consistent "
+                        fmt::format("{}: batch {} was reverted; the fleet is consistent "
                                     "({} host(s) on revision {}). Run apply again to continue",
-                                    b.index, touched.size() - batch.size(), plan.revision)}
-              : Outcome{ExitCode::kInternal, fmt::format("interrupted, and reverting batch {} "
-                                                         "failed: {}",
-                                                         b.index, fmt::join(problems, "; "))});
+                                    stop_cause(decision), b.index, touched.size() - batch.size(),
+                                    plan.revision)}
+              : Outcome{ExitCode::kInternal,
+                        fmt::format("{}, and reverting batch {} failed: {}", stop_cause(decision),
+                                    b.index, fmt::join(problems, "; "))});
     }
     if (decision.action == health::Decision::Action::kRollback) {
       co_return finish(co_await roll_back(touched, decision.reason));
@@ -419,12 +428,11 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
     spec.progress = false;
     spec.bake = options.bake;
     auto decision = co_await gate(live, spec);
-    if (decision.rule == "interrupted") {
-      co_return finish(
-          Outcome{ExitCode::kPaused,
-                  fmt::format("interrupted during the bake: every host runs revision {}, not yet "
-                              "declared good; run apply again to re-check, or roll back",
-                              plan.revision)});
+    if (stopped(decision)) {
+      co_return finish(Outcome{
+          ExitCode::kPaused, fmt::format("{} during the bake: every host runs revision {}, not yet "
+                                         "declared good; run apply again to re-check, or roll back",
+                                         stop_cause(decision), plan.revision)});
     }
     if (decision.action == health::Decision::Action::kRollback) {
       co_return finish(co_await roll_back(touched, decision.reason + " (during the bake)"));

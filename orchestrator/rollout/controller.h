@@ -45,6 +45,7 @@
 #include "orchestrator/rollout/control.h"
 #include "orchestrator/rollout/events.h"
 #include "orchestrator/rollout/journaler.h"
+#include "orchestrator/rollout/lock.h"
 #include "orchestrator/rollout/plan.h"
 #include "orchestrator/rollout/probes.h"
 #include "orchestrator/router/router.h"
@@ -120,6 +121,12 @@ class Controller {
   // host has no container of the other colour.
   Task<Outcome> switch_back(std::string rollout_id);
 
+  // The app's lock, held by the caller (session.h), on `engine` (borrowed; nullptr: none).
+  // The rollout stops acting before its lease ends, and at the first batch boundary where the
+  // engine says the lock is no longer ours (held_lock.cc): the batch in flight goes back and
+  // the run pauses (kPaused).
+  void set_lock(docker::Engine* engine, LockHandle handle);
+
   // The traffic router (manifest `router`), borrowed; nullptr: none.
   void set_router(router::Router* r) { router_ = r; }
 
@@ -170,6 +177,9 @@ class Controller {
   Task<void> drain_before_stop(manifest::Colour colour);
   Task<Status> switch_router(manifest::Colour to, const std::vector<HostRun*>& runs,
                              std::string why);
+  // held_lock.cc: why the rollout must stop acting within `ahead`, if it must.
+  std::optional<std::string> lease_ending(std::chrono::milliseconds ahead) const;
+  Task<Status> check_lock();
   // controller.cc
   Outcome finish(Outcome out);
   Outcome journal_paused(const std::string& where, size_t hosts_done, int revision) const;
@@ -192,6 +202,8 @@ class Controller {
   int failures_so_far_ = 0;
   int plan_revision_ = 0;  // the revision apply() is rolling out
   router::Router* router_ = nullptr;
+  docker::Engine* lock_engine_ = nullptr;
+  LockHandle lock_;
 };
 
 }  // namespace orch::rollout

@@ -180,7 +180,7 @@ health::Decision operator_decision(Command c) {
       break;
     case Command::kStop:
       d.action = health::Decision::Action::kPause;
-      d.rule = "interrupted";
+      d.rule = kRuleInterrupted;
       d.reason = "paused: interrupted by a signal";
       break;
     default:
@@ -219,9 +219,14 @@ Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, GateSpec spe
       if (c == Command::kPause) {
         c = co_await hold("at the " + spec.what + " gate");
       }
-      if (c == Command::kRollback || c == Command::kStop ||
+      const auto ending = lease_ending(policy.interval);
+      if (ending || c == Command::kRollback || c == Command::kStop ||
           (c == Command::kPromote && spec.bake.count() > 0)) {
-        auto d = operator_decision(c);
+        auto d = operator_decision(ending ? Command::kStop : c);
+        if (ending) {
+          d.rule = kRuleLockLease;
+          d.reason = "paused: " + *ending;
+        }
         journal_.note(
             journal::DecisionRecord{"", {}, health::to_string(d.action), d.rule, d.reason, {}});
         emit("decision", "", fmt::format("decision: {} ({})", d.reason, d.rule),

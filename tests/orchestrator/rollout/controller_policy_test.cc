@@ -5,10 +5,12 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <deque>
+#include <functional>
 
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/replay.h"
 #include "orchestrator/rollout/controller.h"
+#include "orchestrator/rollout/lock.h"
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/manual_clock.h"
 #include "tests/fakes/mem_file.h"
@@ -82,15 +84,56 @@ struct Fleet {
     probes.push_back(std::make_unique<testing::FakeAppProbe>(world, by_name));
     Controller c(m, std::move(bindings), std::move(probes), clock, events, &control,
                  journal ? &*journal : nullptr);
+    if (lock) {
+      c.set_lock(engines[0].get(), *lock);
+    }
     options.image = kRepo + ":" + tag;
     options.rollout_id = "r-test";
     Outcome out;
     boost::asio::io_context io;
     boost::asio::co_spawn(
-        io, [&]() -> Task<void> { out = co_await c.apply(std::move(options)); },
+        io,
+        [&]() -> Task<void> {
+          out = co_await c.apply(std::move(options));
+          applied = true;
+        },
         boost::asio::detached);
+    if (beside) {
+      boost::asio::co_spawn(io, beside(), boost::asio::detached);
+    }
     io.run();
     return out;
+  }
+
+  // The app's lock on h1, taken as the CLI takes it before apply.
+  LockHandle take_lock(std::chrono::seconds lease) {
+    std::optional<Result<LockHandle>> got;
+    boost::asio::io_context io;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> Task<void> {
+          LockRequest r{"web", "alice@ci-1 pid 1", "r-test", lease, kRepo + "@" + kV1};
+          got = co_await rollout::acquire(*engines[0], std::move(r), clock, 0ms);
+        },
+        boost::asio::detached);
+    io.run();
+    REQUIRE(got);
+    REQUIRE(*got);
+    return **got;
+  }
+
+  // App containers changed (create/start/stop/rename/remove) by anyone, lock objects aside.
+  int app_changes() const {
+    int n = 0;
+    for (const auto& line : world.log) {
+      if (line.find("rollgate-lock") != std::string::npos) {
+        continue;
+      }
+      for (const char* verb : {" create ", " start ", " stop ", " rename "}) {
+        n += line.find(verb) != std::string::npos;
+      }
+    }
+    return n;
   }
 
   bool runs(int host, const std::string& digest) const {
@@ -114,6 +157,10 @@ struct Fleet {
   RecordingSink events;
   ScriptedControl control;
   std::optional<journal::Journal> journal;
+  std::optional<LockHandle> lock;
+  // Runs beside apply on the same io_context (another apply, an operator).
+  std::function<Task<void>()> beside;
+  bool applied = false;
 };
 
 TEST_CASE("a failure within max_failure_ratio reverts that host and goes on", "[controller]") {
@@ -385,6 +432,62 @@ TEST_CASE("a full disk at any journal write stops the rollout where the fleet is
       }
     }
   }
+}
+
+// Labels cannot change, so the engine lock's lease is never renewed: a rollout that would
+// outlive it stops acting first. Another apply waits for the lock (--lock-wait) and takes it
+// over the moment the lease expires; by then the first one must have stopped touching the
+// fleet, so two holders never act at once.
+TEST_CASE("a rollout longer than its lock's lease stops before a waiting apply takes over",
+          "[controller][lock]") {
+  Fleet f(3);
+  f.m.health.min_healthy_time = 40s;  // about 41 s per batch, 3 batches: longer than the lease
+  f.m.health.healthy_deadline = 60s;
+  // The margin is 30 s + stop_timeout 10 s + the previous container's gate (41 s): batch 1
+  // starts, and its gate stops at about 39 s, leaving time to put it back.
+  f.lock = f.take_lock(120s);
+  int changes_at_takeover = -1;
+  bool first_done_at_takeover = false;
+  std::optional<Status> takeover;
+  f.beside = [&]() -> Task<void> {
+    LockRequest r{"web", "bob@ci-2 pid 2", "r-other", 3600s, kRepo + "@" + kV1};
+    auto got = co_await rollout::acquire(*f.engines[0], std::move(r), f.clock, 600s);
+    takeover = got.status();
+    changes_at_takeover = f.app_changes();
+    first_done_at_takeover = f.applied;
+  };
+  auto out = f.apply("v2");
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kPaused);
+  CHECK_THAT(out.summary, Catch::Contains("lease ends at"));
+  REQUIRE(takeover);
+  REQUIRE(takeover->is_ok());
+  CHECK(first_done_at_takeover);
+  CHECK(f.app_changes() == changes_at_takeover);
+  // Stopped inside the first batch's gate, which went back: every host is on v1.
+  for (int h = 0; h < 3; ++h) {
+    CHECK(f.runs(h, kV1));
+  }
+}
+
+TEST_CASE("a lock forced away mid-rollout stops it at the next batch", "[controller][lock]") {
+  Fleet f(3);
+  f.lock = f.take_lock(3600s);
+  f.beside = [&]() -> Task<void> {
+    // An operator runs `rollgate unlock --force` while batch 1 is being gated.
+    while (!f.runs(0, kV2)) {
+      co_await f.clock.sleep_for(100ms);
+    }
+    auto forced = co_await force_unlock(*f.engines[0], "web");
+    CHECK(forced);
+  };
+  auto out = f.apply("v2");
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kPaused);
+  CHECK_THAT(out.summary, Catch::Contains("the lock is no longer ours"));
+  CHECK(f.runs(0, kV2));  // batch 1 passed its gate before the check
+  CHECK(f.runs(1, kV1));
+  CHECK(f.runs(2, kV1));
 }
 
 }  // namespace
