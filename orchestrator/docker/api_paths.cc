@@ -108,4 +108,28 @@ bool api_version_supported(std::string_view text) {
   return v->major > kApiMajor || (v->major == kApiMajor && v->minor >= kApiMinor);
 }
 
+std::string create_target(std::string_view name) {
+  return "/containers/create?name=" + percent_encode(name);
+}
+
+std::string start_target(std::string_view id) {
+  return "/containers/" + encode_ref_path(id) + "/start";
+}
+
+std::string stop_target(std::string_view id, std::optional<int> timeout_s) {
+  std::string target = "/containers/" + encode_ref_path(id) + "/stop";
+  if (timeout_s && *timeout_s >= 0) {
+    target += "?t=" + std::to_string(*timeout_s);
+  }
+  return target;
+}
+
+std::string rename_target(std::string_view id, std::string_view new_name) {
+  return "/containers/" + encode_ref_path(id) + "/rename?name=" + percent_encode(new_name);
+}
+
+std::string remove_target(std::string_view id, bool force) {
+  return "/containers/" + encode_ref_path(id) + (force ? "?force=1" : "");
+}
+
 }  // namespace orch::docker

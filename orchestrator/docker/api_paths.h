@@ -41,6 +41,19 @@ std::string pull_target(std::string_view ref);
 // "/containers/json?all=1[&filters={"label":[...]}]" (filters percent-encoded)
 std::string list_containers_target(const std::vector<std::string>& label_filters);
 
+// The container calls a rollout makes. `rollgate plan` prints these same targets (with
+// kApiPrefix), so what it shows is byte for byte what HttpEngine sends.
+// "/containers/create?name=NAME"
+std::string create_target(std::string_view name);
+// "/containers/ID/start"
+std::string start_target(std::string_view id);
+// "/containers/ID/stop", with "?t=N" when timeout_s is set and not negative.
+std::string stop_target(std::string_view id, std::optional<int> timeout_s);
+// "/containers/ID/rename?name=NEW"
+std::string rename_target(std::string_view id, std::string_view new_name);
+// "/containers/ID", with "?force=1" when forced.
+std::string remove_target(std::string_view id, bool force);
+
 // Parses "1.41" into {1, 41}; nullopt when malformed.
 struct ApiVersion {
   int major = 0;

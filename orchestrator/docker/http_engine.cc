@@ -597,22 +597,19 @@ Task<Result<std::vector<ContainerSummary>>> HttpEngine::list_containers(
 }
 
 Task<Result<std::string>> HttpEngine::create_container(ContainerSpec spec) {
-  Request req = make(http::verb::post, "/containers/create?name=" + percent_encode(spec.name));
+  Request req = make(http::verb::post, create_target(spec.name));
   req.json_body = encode_create_body(spec);
   co_return co_await decoded_call(std::move(req), &decode_create_response);
 }
 
 Task<Status> HttpEngine::start_container(std::string id) {
-  co_return co_await simple_call(
-      make(http::verb::post, "/containers/" + encode_ref_path(id) + "/start"));
+  co_return co_await simple_call(make(http::verb::post, start_target(id)));
 }
 
 Task<Status> HttpEngine::stop_container(std::string id, std::optional<int> timeout_s) {
-  std::string target = "/containers/" + encode_ref_path(id) + "/stop";
-  Request req = make(http::verb::post, "");
+  Request req = make(http::verb::post, stop_target(id, timeout_s));
   req.deadline_name = "stop";
   if (timeout_s && *timeout_s >= 0) {
-    target += "?t=" + std::to_string(*timeout_s);
     req.timeout = std::chrono::seconds(*timeout_s) + options_.stop_margin;
   } else {
     // The container's own StopTimeout applies and is unknown here (10 s unless set at create);
@@ -620,22 +617,15 @@ Task<Status> HttpEngine::stop_container(std::string id, std::optional<int> timeo
     // on: rollgate always wants a bounded stop.
     req.timeout = options_.call_timeout + options_.stop_margin;
   }
-  req.target = std::move(target);
   co_return co_await simple_call(std::move(req));
 }
 
 Task<Status> HttpEngine::rename_container(std::string id, std::string new_name) {
-  co_return co_await simple_call(
-      make(http::verb::post,
-           "/containers/" + encode_ref_path(id) + "/rename?name=" + percent_encode(new_name)));
+  co_return co_await simple_call(make(http::verb::post, rename_target(id, new_name)));
 }
 
 Task<Status> HttpEngine::remove_container(std::string id, bool force) {
-  std::string target = "/containers/" + encode_ref_path(id);
-  if (force) {
-    target += "?force=1";
-  }
-  co_return co_await simple_call(make(http::verb::delete_, std::move(target)));
+  co_return co_await simple_call(make(http::verb::delete_, remove_target(id, force)));
 }
 
 Task<Result<ContainerInfo>> HttpEngine::inspect_container(std::string id) {

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 
+#include "orchestrator/docker/api_paths.h"
+
 namespace orch::rollout {
 
 namespace {
 
-constexpr char kApi[] = "/v1.41";
+constexpr std::string_view kApi = docker::kApiPrefix;
 // start-first: the new container's name while the old one still has the app's name.
 constexpr char kNextSuffix[] = "-next";
 
@@ -17,20 +19,18 @@ constexpr char kNextSuffix[] = "-next";
 std::string describe(const Action& a) {
   switch (a.type) {
     case Action::Type::kStop:
-      return a.stop_timeout_s ? fmt::format("POST {}/containers/{}/stop?t={}", kApi, a.container,
-                                            *a.stop_timeout_s)
-                              : fmt::format("POST {}/containers/{}/stop", kApi, a.container);
+      return fmt::format("POST {}{}", kApi, docker::stop_target(a.container, a.stop_timeout_s));
     case Action::Type::kRename:
-      return fmt::format("POST {}/containers/{}/rename?name={}", kApi, a.container, a.new_name);
+      return fmt::format("POST {}{}", kApi, docker::rename_target(a.container, a.new_name));
     case Action::Type::kCreate:
-      return fmt::format("POST {}/containers/create?name={}  image={}", kApi, a.container,
+      return fmt::format("POST {}{}  image={}", kApi, docker::create_target(a.container),
                          a.spec ? a.spec->image : "?");
     case Action::Type::kStart:
-      return fmt::format("POST {}/containers/{}/start", kApi, a.container);
+      return fmt::format("POST {}{}", kApi, docker::start_target(a.container));
     case Action::Type::kGate:
       return fmt::format("GATE {}: probe until healthy, failing or past the deadline", a.container);
     case Action::Type::kRemove:
-      return fmt::format("DELETE {}/containers/{}?force=1", kApi, a.container);
+      return fmt::format("DELETE {}{}", kApi, docker::remove_target(a.container, true));
     case Action::Type::kDrain:
       return fmt::format("ROUTER {}, then wait for in-flight requests", a.router_step);
     case Action::Type::kEnable:

@@ -69,3 +69,16 @@ TEST_CASE("API versions compare numerically", "[api_paths]") {
   CHECK(v->major == 1);
   CHECK(v->minor == 41);
 }
+
+TEST_CASE("container call targets are what HttpEngine sends and plan prints", "[api_paths]") {
+  CHECK(create_target("web") == "/containers/create?name=web");
+  CHECK(create_target("web r2") == "/containers/create?name=web%20r2");
+  CHECK(start_target("abc123") == "/containers/abc123/start");
+  CHECK(stop_target("web", 10) == "/containers/web/stop?t=10");
+  CHECK(stop_target("web", std::nullopt) == "/containers/web/stop");
+  // A negative timeout means "the engine waits forever": never sent, the stop stays bounded.
+  CHECK(stop_target("web", -1) == "/containers/web/stop");
+  CHECK(rename_target("web", "web-r2") == "/containers/web/rename?name=web-r2");
+  CHECK(remove_target("web-r1", true) == "/containers/web-r1?force=1");
+  CHECK(remove_target("web-r1", false) == "/containers/web-r1");
+}
