@@ -65,7 +65,10 @@ int unlock(const CommonOptions& o, bool force) {
       run(fleet, rollout::break_lock(*engine, name, fleet.clock, journal ? &*journal : nullptr));
   if (!removed) {
     std::fprintf(stderr, "rollgate unlock: %s\n", removed.status().message().c_str());
-    return removed.status().code() == Code::kNotFound ? 0 : code(ExitCode::kPreflight);
+    const auto c = removed.status().code();
+    return c == Code::kNotFound   ? 0
+           : c == Code::kInternal ? code(ExitCode::kInternal)
+                                  : code(ExitCode::kPreflight);
   }
   std::printf("removed the lock of %s on %s: %s\n", name.c_str(), removed->host.c_str(),
               removed->describe(now).c_str());

@@ -99,7 +99,9 @@ int run_apply(const CommonOptions& o, App& app, const Prepare& prepare, Run what
       auto released =
           run(fleet, rollout::release_stale_lock(*lock_engine, m.app, options.resume->rollout_id,
                                                  fleet.clock, *journal));
-      if (released && *released) {
+      if (!released) {
+        std::fprintf(stderr, "rollgate: %s\n", released.status().message().c_str());
+      } else if (*released) {
         std::printf("released the lock rollout %s left behind\n",
                     options.resume->rollout_id.c_str());
       }
@@ -131,7 +133,9 @@ int run_apply(const CommonOptions& o, App& app, const Prepare& prepare, Run what
                                     o.manifest_path)
                             .c_str()
                       : "");
-    return code(held ? ExitCode::kLocked : ExitCode::kPreflight);
+    return code(held                                      ? ExitCode::kLocked
+                : lock.status().code() == Code::kInternal ? ExitCode::kInternal
+                                                          : ExitCode::kPreflight);
   }
   if (lock->taken_over) {
     std::fprintf(stderr, "rollgate: took over an expired lock: %s\n",

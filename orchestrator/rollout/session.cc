@@ -39,16 +39,29 @@ Task<Result<LockHandle>> acquire_session(docker::Engine& engine, SessionRequest 
       co_return removed.status();
     }
     const auto now = clock.wall_now();
-    (void)journal.append(journal::LockTakeoverRecord{
-        request.rollout_id, now, removed->describe(now) + " (the interrupted run of this rollout)",
-        request.holder});
+    if (auto written = journal.append(journal::LockTakeoverRecord{
+            request.rollout_id, now,
+            removed->describe(now) + " (the interrupted run of this rollout)", request.holder});
+        !written) {
+      // The interrupted run's lock is gone and ours not taken: nothing holds the app now, and
+      // nothing was changed.
+      co_return Status(Code::kInternal, written.message() + "; the lock was not taken");
+    }
     acquired = co_await acquire(engine, std::move(lock), clock, request.wait);
   }
   if (acquired && acquired->taken_over) {
     const auto& old = *acquired->taken_over;
-    (void)journal.append(journal::LockTakeoverRecord{request.rollout_id, clock.wall_now(),
-                                                     old.holder + " (rollout " + old.rollout + ")",
-                                                     request.holder});
+    auto written = journal.append(
+        journal::LockTakeoverRecord{request.rollout_id, clock.wall_now(),
+                                    old.holder + " (rollout " + old.rollout + ")", request.holder});
+    if (!written) {
+      // A takeover the journal cannot show is not made: let go before anything is touched.
+      auto released = co_await release(engine, *acquired);
+      co_return Status(Code::kInternal,
+                       written.message() +
+                           (released ? "; the lock was released again"
+                                     : "; releasing the lock failed too: " + released.message()));
+    }
   }
   co_return acquired;
 }
@@ -71,9 +84,12 @@ Task<Result<bool>> release_stale_lock(docker::Engine& engine, std::string app,
     co_return removed.status();
   }
   const auto now = clock.wall_now();
-  (void)journal.append(journal::LockTakeoverRecord{
+  auto written = journal.append(journal::LockTakeoverRecord{
       rollout_id, now, removed->describe(now) + " (left behind by the ended rollout)",
       local_holder()});
+  if (!written) {
+    co_return Status(Code::kInternal, "released the lock, but " + written.message());
+  }
   co_return true;
 }
 
@@ -82,8 +98,12 @@ Task<Result<LockInfo>> break_lock(docker::Engine& engine, std::string app, Clock
   auto removed = co_await force_unlock(engine, app);
   if (removed && journal) {
     const auto now = clock.wall_now();
-    (void)journal->append(
+    auto written = journal->append(
         journal::LockTakeoverRecord{"unlock", now, removed->describe(now), local_holder()});
+    if (!written) {
+      co_return Status(Code::kInternal, "removed the lock (" + removed->describe(now) + "), but " +
+                                            written.message());
+    }
   }
   co_return removed;
 }

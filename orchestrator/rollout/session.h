@@ -38,21 +38,24 @@ struct SessionRequest {
 };
 
 // Acquires the lock for one run. An expired lock taken over (LockHandle::taken_over) and a
-// lock taken back from the resumed rollout's killed run are journaled as LockTakeoverRecords
-// (a journal error there does not fail the acquire: the lock is held either way).
-// Errors: acquire()'s (kConflict: held by another rollout), lock_image()'s.
+// lock taken back from the resumed rollout's killed run are journaled as LockTakeoverRecords.
+// A takeover the journal cannot record is not kept: the lock is released again and the error
+// is kInternal with the journal's message (nothing was changed).
+// Errors: acquire()'s (kConflict: held by another rollout), lock_image()'s, the journal's.
 Task<Result<LockHandle>> acquire_session(docker::Engine& engine, SessionRequest request,
                                          Clock& clock, journal::Journal& journal);
 
 // A rollout that ended but was killed before it released its lock leaves the lock behind:
 // removes it only if it carries `rollout_id` (never another rollout's lock) and journals it.
-// Returns true when a lock was removed; false when there was none of that rollout.
+// Returns true when a lock was removed; false when there was none of that rollout; kInternal
+// when it was removed but the journal could not record it.
 Task<Result<bool>> release_stale_lock(docker::Engine& engine, std::string app,
                                       std::string rollout_id, Clock& clock,
                                       journal::Journal& journal);
 
 // `rollgate unlock --force`: removes the app's lock whoever holds it and journals it (under the
-// rollout id "unlock") when `journal` is non-null. Errors: force_unlock()'s.
+// rollout id "unlock") when `journal` is non-null. Errors: force_unlock()'s; kInternal when the
+// lock was removed but the journal could not record it.
 Task<Result<LockInfo>> break_lock(docker::Engine& engine, std::string app, Clock& clock,
                                   journal::Journal* journal);
 

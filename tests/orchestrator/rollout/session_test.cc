@@ -7,6 +7,7 @@
 
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/manual_clock.h"
+#include "tests/fakes/mem_file.h"
 #include "tests/orchestrator/rollout/cli_api_support.h"
 
 namespace orch::rollout {
@@ -110,6 +111,24 @@ TEST_CASE("a waiting session gets the lock once the holder's lease expires, and 
     CHECK(t[0].holder == "alice@ci pid 1 (rollout R1)");
     CHECK(t[0].by == "bob@ci pid 2");
   }
+}
+
+TEST_CASE("a takeover the journal cannot record is let go again and says why") {
+  Bed bed;
+  REQUIRE(bed.acquire(bed.request("R1", "alice@ci pid 1", 10s)).is_ok());
+  auto file = std::make_unique<testing::MemFile>();
+  file->full_from(1);
+  auto full = journal::Journal::open(std::move(file));
+  REQUIRE(full);
+  auto r = bed.request("R2", "bob@ci pid 2");
+  r.wait = 30s;
+  auto got = run_task(acquire_session(bed.h1, std::move(r), bed.clock, *full));
+  REQUIRE_FALSE(got.is_ok());
+  CHECK(got.status().code() == Code::kInternal);
+  CHECK_THAT(got.status().message(), Catch::Contains("No space left on device"));
+  CHECK_THAT(got.status().message(), Catch::Contains("the lock was released again"));
+  // Neither the expired lock nor R2's is left: the next apply starts from a free lock.
+  CHECK_FALSE(bed.lock());
 }
 
 TEST_CASE("resuming a rollout takes back the lock its killed run still holds, and only that") {
