@@ -228,9 +228,7 @@ class RouterFleet {
   std::vector<std::string> violations;  // broken invariants, with the step that broke them
   std::function<void(const std::string&)> on_router_call;  // after the invariant checks
 
- private:
-  friend class PortProbe;
-
+  // Runs `body` (Controller& -> Task<Outcome>) with a controller on this fleet and its router.
   template <class F>
   Outcome run(F body) {
     std::vector<HostBinding> bindings;
@@ -248,6 +246,9 @@ class RouterFleet {
     io.run();
     return out;
   }
+
+ private:
+  friend class PortProbe;
 
   std::optional<Colour> colour_of(uint16_t port) const {
     if (port == kBluePort) {
