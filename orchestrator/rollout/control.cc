@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "orchestrator/core/atomic_file.h"
+
 namespace orch::rollout {
 
 namespace {
@@ -81,22 +83,9 @@ std::string write_request(const std::string& path, Command c) {
   nlohmann::json j = {{"command", to_string(c)},
                       {"ts_ms", now_unix_ms()},
                       {"by", std::string(host) + " pid " + std::to_string(getpid())}};
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) {
-      return "cannot write " + tmp;
-    }
-    out << j.dump() << "\n";
-    out.flush();
-    if (!out) {
-      return "cannot write " + tmp;
-    }
-  }
-  // rename() is atomic: the running apply sees the whole request or none of it.
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return "cannot rename " + tmp + " to " + path;
+  // Atomic: the running apply sees the whole request or none of it.
+  if (auto st = write_file_atomically(path, j.dump() + "\n"); !st) {
+    return st.message();
   }
   return "";
 }

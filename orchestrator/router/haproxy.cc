@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "orchestrator/core/atomic_file.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/router/haproxy_runtime.h"
 #include "orchestrator/router/router.h"

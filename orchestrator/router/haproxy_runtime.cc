@@ -1,8 +1,5 @@
 #include "orchestrator/router/haproxy_runtime.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -124,38 +121,6 @@ Task<Status> RuntimeApi::command(std::string command) const {
                      "HAProxy refused \"" + command + "\": " + text.substr(0, 300));
   }
   co_return Status::ok();
-}
-
-Status write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".rollgate-tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Status(Code::kUnavailable, "write " + tmp + ": " + std::strerror(errno));
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status(Code::kUnavailable, "write " + tmp + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable, "sync " + tmp + ": " + std::strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return Status(Code::kUnavailable, "rename " + tmp + " to " + path + ": " + std::strerror(err));
-  }
-  return Status::ok();
 }
 
 }  // namespace orch::router

@@ -43,10 +43,6 @@ std::optional<std::string> map_value(const std::string& show_map, const std::str
 std::string rewrite_map_file(const std::string& text, const std::string& key,
                              const std::string& value);
 
-// Writes `text` to `path` atomically: a temporary file in the same directory, fsynced, then
-// renamed over it.
-Status write_file_atomically(const std::string& path, const std::string& text);
-
 // One row of "show stat" (CSV, header "# pxname,svname,qcur,qmax,scur,...").
 struct StatRow {
   std::string proxy;   // pxname

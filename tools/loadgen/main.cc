@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/core/atomic_file.h"
 #include "orchestrator/core/clock.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/core/status.h"
@@ -29,47 +30,6 @@ namespace {
 
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
-
-orch::Status errno_status(const std::string& what, int err) {
-  return orch::Status(orch::Code::kInternal, what + ": " + std::strerror(err));
-}
-
-// Writes `text` to `path` through a temp file beside it, fsync and rename(), so that a reader
-// of `path` sees the whole report or none.
-orch::Status write_atomically(const std::string& path, const std::string& text) {
-  std::string temp = path + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) {
-    return errno_status("create a temp file beside " + path, errno);
-  }
-  // mkstemp creates 0600; a report is for anyone who may read the directory.
-  (void)::fchmod(fd, 0644);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return errno_status("write " + temp, err);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    return errno_status("write " + temp, err);
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    return errno_status("rename " + temp + " to " + path, err);
-  }
-  return orch::Status::ok();
-}
 
 // Creates `path` empty (or updates its time). Returns false with errno set when it cannot.
 bool touch(const std::string& path) {
@@ -205,7 +165,7 @@ int main(int argc, char** argv) {
     std::fputs(json.c_str(), stdout);
     std::fflush(stdout);
     if (!output.empty()) {
-      const orch::Status written = write_atomically(output, json);
+      const orch::Status written = orch::write_file_atomically(output, json);
       if (!written) {
         std::fprintf(stderr, "rollgate-load: --output %s: %s\n", output.c_str(),
                      written.message().c_str());
