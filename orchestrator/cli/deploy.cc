@@ -243,15 +243,6 @@ int resume(const CommonOptions& o) {
   if (rollout::running_apply(app->dir)) {
     return request(o, "resume");
   }
-  if (app->m.strategy.two_slots()) {
-    std::fprintf(stderr,
-                 "rollgate resume: %s rollouts are not resumed; run apply again: it sets aside "
-                 "the new colour's containers the interrupted run left (they never received "
-                 "traffic before the switch), or rollgate switch-back to return to the other "
-                 "colour; nothing was changed\n",
-                 app->m.strategy.blue_green() ? "blue-green" : "start-first");
-    return code(ExitCode::kBadInput);
-  }
   if (!connect(*app)) {
     return code(ExitCode::kBadInput);
   }

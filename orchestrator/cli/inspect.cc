@@ -32,7 +32,7 @@ AppStatus app_status(const CommonOptions& o, App& app) {
     if (auto records = journal::read_records(rollout::journal_file(*dir))) {
       if (auto rollouts = journal::replay(*records)) {
         if (auto last = rollout::last_rollout(*rollouts)) {
-          a.last = rollout::rollout_state(app.m, *last);
+          a.last = rollout::rollout_state(*last);
         }
       }
     }

@@ -235,13 +235,6 @@ void print_rollout_state(const AppStatus& a, const manifest::Manifest& m,
       std::printf("\nlast rollout %s (revision %d) ended %s\n", s.rollout.c_str(), s.revision,
                   s.end ? journal::result_name(s.end->result) : "before it started");
       return;
-    case Next::kApplyAgain:
-      std::printf("\nlast rollout %s (revision %d) %s: run `rollgate apply -f %s` again%s\n",
-                  s.rollout.c_str(), s.revision, how, manifest_path.c_str(),
-                  m.strategy.blue_green()
-                      ? fmt::format(", or `rollgate switch-back -f {}`", manifest_path).c_str()
-                      : "");
-      return;
     case Next::kResume:
     case Next::kFinishRollback:
       std::printf(

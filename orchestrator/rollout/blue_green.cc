@@ -1,9 +1,8 @@
 // Blue-green (docs/blue-green.md): the new colour starts beside the live one on every host, is
 // gated, and the router switches the whole fleet at once. The colour that was live keeps
 // running through the bake, so the way back is one router command; after the bake it is
-// stopped but kept, for `rollgate switch-back`.
-//
-// Failure handling, by phase:
+// stopped but kept, for `rollgate switch-back`. The sequence and its failure handling are rows
+// of next_step (next_steps.cc); this file has the router and colour steps the loop acts with:
 //   before the switch  the new containers are removed and the standby they displaced gets its
 //                      name back; the live colour never stopped serving (exit 3, or 4 for a
 //                      pause or a signal).
@@ -21,12 +20,6 @@ namespace orch::rollout {
 
 using manifest::Colour;
 using nlohmann::json;
-
-namespace {
-
-std::string colour_name(std::optional<Colour> c) { return c ? manifest::to_string(*c) : "none"; }
-
-}  // namespace
 
 // Stops, on every host, the live container before the rollout (standby == false) or the
 // container gated last (standby == true: the colour just abandoned). Already stopped is fine.
@@ -126,181 +119,6 @@ Task<Status> Controller::switch_router(Colour to, const std::vector<HostRun*>& r
   co_return st;
 }
 
-Task<Outcome> Controller::blue_green(Plan& plan, std::vector<std::unique_ptr<HostRun>>& owned) {
-  const Colour to = plan.target;
-  const std::string to_s = manifest::to_string(to);
-  const std::string from_s = colour_name(plan.live);
-  std::vector<HostRun*> runs;
-  std::vector<std::string> names;
-  for (auto& r : owned) {
-    runs.push_back(r.get());
-    names.push_back(r->plan.host);
-  }
-  emit("batch", "",
-       fmt::format("starting {} beside {} on {} host(s): {}", to_s, from_s, runs.size(),
-                   fmt::join(names, ", ")),
-       {{"batch", 1}, {"hosts", names}, {"colour", to_s}, {"live", from_s}});
-
-  const std::string kept =
-      plan.live ? fmt::format("{} kept serving throughout", from_s) : "nothing was serving";
-
-  if (auto held = co_await check_lock(); !held) {
-    co_return Outcome{ExitCode::kPaused,
-                      fmt::format("paused before starting {}: {}; nothing was changed. Run apply "
-                                  "again",
-                                  to_s, held.message())};
-  }
-
-  // 1. The new colour starts beside the live one.
-  std::vector<Task<Status>> starts;
-  for (auto* r : runs) {
-    starts.push_back(swap_host(*r));
-  }
-  auto started = co_await gather(std::move(starts));
-  std::vector<std::string> errors;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    if (!started[i]) {
-      errors.push_back(runs[i]->plan.host + ": " + started[i].message());
-    }
-  }
-  if (!errors.empty()) {
-    auto problems = co_await undo_all(runs, Undo::kRemove);
-    co_return problems.empty()
-        ? Outcome{ExitCode::kPaused,
-                  fmt::format("paused: engine error while starting {}: {}; {} was removed and {}. "
-                              "Fix the engine, then apply again",
-                              to_s, fmt::join(errors, "; "), to_s, kept)}
-        : Outcome{ExitCode::kInternal,
-                  fmt::format("engine error while starting {}: {}; removing it failed: {}", to_s,
-                              fmt::join(errors, "; "), fmt::join(problems, "; "))};
-  }
-
-  // 2. Gate the new colour on every host. All or nothing: the switch is fleet-wide.
-  GateSpec spec;
-  spec.what = to_s;
-  spec.budget = false;
-  auto decision = co_await gate(runs, spec);
-  if (decision.action != health::Decision::Action::kContinue) {
-    auto problems = co_await undo_all(runs, Undo::kRemove);
-    if (!problems.empty()) {
-      co_return Outcome{ExitCode::kInternal,
-                        fmt::format("{}; removing {} failed: {}", decision.reason, to_s,
-                                    fmt::join(problems, "; "))};
-    }
-    const std::string tail =
-        fmt::format("; {} was removed before any traffic reached it and {}", to_s, kept);
-    if (decision.action == health::Decision::Action::kRollback) {
-      co_return Outcome{ExitCode::kRolledBack, decision.reason + tail};
-    }
-    co_return Outcome{ExitCode::kPaused, decision.reason + tail + ". Apply again to retry"};
-  }
-  const TimePoint passed = clock_.now();
-
-  // 3. The switch: one router step for the whole fleet.
-  auto switched = co_await switch_router(to, runs, "the gate passed on every host");
-  if (!switched) {
-    // The answer was lost or the router refused: ask it what is live now.
-    auto live = co_await router_->live_colour();
-    if (live && *live && **live == to) {
-      emit("switch", "", "router: the switch took effect although its answer was an error",
-           {{"to", to_s}, {"ok", true}});
-    } else if (live) {
-      auto problems = co_await undo_all(runs, Undo::kRemove);
-      co_return Outcome{
-          problems.empty() ? ExitCode::kPaused : ExitCode::kInternal,
-          fmt::format("paused: the router did not switch to {}: {}; {}{}", to_s, switched.message(),
-                      problems.empty() ? to_s + " was removed and " + kept
-                                       : "removing " + to_s + " failed: " +
-                                             fmt::format("{}", fmt::join(problems, "; ")),
-                      ". Fix the router, then apply again")};
-    } else {
-      co_return Outcome{ExitCode::kInternal,
-                        fmt::format("the switch to {} failed ({}) and the router cannot say which "
-                                    "colour is live ({}); both colours are running. Check the "
-                                    "router, then run apply again or rollgate switch-back",
-                                    to_s, switched.message(), live.status().message())};
-    }
-  }
-  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - passed);
-  emit("switched", "",
-       fmt::format("{} serves the whole fleet, {} after its gate passed", to_s,
-                   format_duration(latency)),
-       {{"from", from_s}, {"to", to_s}, {"latency_ms", latency.count()}});
-
-  // 4. The bake: the old colour still runs, so going back is one router step.
-  if (options_.bake.count() > 0) {
-    emit("bake", "",
-         fmt::format("baking: watching {} on {} host(s) for {}; {} stays running until then", to_s,
-                     runs.size(), format_duration(options_.bake), from_s),
-         {{"bake_ms", options_.bake.count()}});
-    GateSpec bake;
-    bake.what = "bake";
-    bake.fresh = false;
-    bake.budget = false;
-    bake.progress = false;
-    bake.bake = options_.bake;
-    auto d = co_await gate(runs, bake);
-    if (d.rule == "interrupted") {
-      co_return Outcome{
-          ExitCode::kPaused,
-          fmt::format("interrupted during the bake: {} is live and {} still runs; rollgate "
-                      "switch-back returns to {}, apply again re-checks and finishes",
-                      to_s, from_s, from_s)};
-    }
-    if (d.action == health::Decision::Action::kPause) {
-      co_return Outcome{ExitCode::kPaused,
-                        fmt::format("{} (during the bake); {} is live and {} still runs: "
-                                    "rollgate switch-back returns to {}",
-                                    d.reason, to_s, from_s, from_s)};
-    }
-    if (d.action == health::Decision::Action::kRollback) {
-      if (!plan.live) {
-        co_return Outcome{ExitCode::kPaused,
-                          fmt::format("{} (during the bake), but there is no previous colour to "
-                                      "switch back to; {} stays live",
-                                      d.reason, to_s)};
-      }
-      auto back = co_await switch_router(*plan.live, runs, "the bake failed");
-      if (!back) {
-        co_return Outcome{ExitCode::kInternal,
-                          fmt::format("{} (during the bake), and switching back to {} failed: "
-                                      "{}; run rollgate switch-back",
-                                      d.reason, from_s, back.message())};
-      }
-      co_await drain_before_stop(to);
-      // Stopped and kept as <app>-r<rev>-failed; the standby gets its slot name back.
-      auto problems = co_await undo_all(runs, Undo::kRetire);
-      co_return Outcome{
-          ExitCode::kRolledBack,
-          fmt::format("{} (during the bake); switched back to {}, which never stopped; {} was "
-                      "stopped and kept as {}-r{}-failed{}",
-                      d.reason, from_s, to_s, manifest_.app, plan.revision,
-                      problems.empty()
-                          ? ""
-                          : fmt::format(" (cleanup problems: {})", fmt::join(problems, "; ")))};
-    }
-  }
-
-  // 5. The old colour drains at the router, then stops; it stays for rollgate switch-back.
-  std::string note;
-  if (plan.live) {
-    auto idle = co_await wait_idle(*plan.live);
-    if (!idle) {
-      note = fmt::format("; waiting for {} to drain failed ({}), so it was left running", from_s,
-                         idle.status().message());
-    } else {
-      auto stopped = co_await stop_all(runs, /*standby=*/false, "the previous colour");
-      note = stopped ? fmt::format("; {} was stopped and is kept for rollgate switch-back", from_s)
-                     : fmt::format("; stopping {} failed ({}), it still runs unrouted", from_s,
-                                   stopped.message());
-    }
-  }
-  co_await prune(plan);
-  co_return Outcome{ExitCode::kDone,
-                    fmt::format("done: {} is live on {} host(s) with revision {} ({}){}", to_s,
-                                runs.size(), plan.revision, plan.pinned, note)};
-}
-
 // Blue-green apply of the digest that is already live while the other colour still runs (a
 // bake interrupted by a signal, or paused): the bake is run again on the live colour, then the
 // other colour drains and stops as after any bake; a failing bake switches back to it instead.
@@ -350,16 +168,27 @@ Task<std::optional<Outcome>> Controller::finish_bake(const Plan& plan) {
     co_return Outcome{ExitCode::kInternal, written.message() + "; nothing was changed"};
   }
   emit("bake", "",
-       fmt::format("{} is live with {} and {} still runs on {} host(s): finishing the bake that "
-                   "was interrupted ({})",
-                   live_s, plan.pinned, other_s, runs.size(), format_duration(options_.bake)),
+       fmt::format("{} is live with {} and {} still runs on {} host(s): {}", live_s, plan.pinned,
+                   other_s, runs.size(),
+                   options_.rollback_only ? "finishing the switch back that was interrupted"
+                                          : "finishing the bake that was interrupted (" +
+                                                format_duration(options_.bake) + ")"),
        {{"bake_ms", options_.bake.count()}, {"resumed", true}});
-  GateSpec bake;
-  bake.what = "bake";
-  bake.budget = false;
-  bake.progress = false;
-  bake.bake = options_.bake;
-  auto d = co_await gate(runs, bake);
+  health::Decision d;
+  if (options_.rollback_only) {
+    // The interrupted run's bake failed before it could switch back: finish that, never bake
+    // again what was already judged.
+    d.action = health::Decision::Action::kRollback;
+    d.reason = fmt::format("finishing the rollback of rollout {} that was interrupted",
+                           options_.rollout_id);
+  } else {
+    GateSpec bake;
+    bake.what = "bake";
+    bake.budget = false;
+    bake.progress = false;
+    bake.bake = options_.bake;
+    d = co_await gate(runs, bake);
+  }
   if (d.action == health::Decision::Action::kContinue) {
     auto idle = co_await wait_idle(other);
     if (!idle) {

@@ -116,17 +116,6 @@ Outcome Controller::finish(Outcome out) {
   return out;
 }
 
-// A journal that could not be written, found at a safe point (nothing in flight): the run
-// stops there, consistent, and says where to look.
-Outcome Controller::journal_paused(const std::string& where, size_t hosts_done,
-                                   int revision) const {
-  return Outcome{ExitCode::kPaused,
-                 fmt::format("paused: {}; {}: {} host(s) run revision {}, the rest are "
-                             "untouched. Fix the state directory (free space, permissions), then "
-                             "apply again",
-                             journal_.error().message(), where, hosts_done, revision)};
-}
-
 Task<Outcome> Controller::apply(ApplyOptions options) {
   options_ = options;
   journal_.begin(options.rollout_id);
@@ -229,235 +218,26 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
             r->baseline == health::Baseline::kHealthy) {
           r->stopped_old = true;
         }
+        r->standby_renamed = hp.standby_archived;
         if (hp.mode == HostPlan::Mode::kAdopt) {
           r->new_id = hp.adopt_id;
+          // The interrupted run may have routed to it already: an undo takes its entry out
+          // first (taking out an entry that was never in is harmless).
+          r->enabled_new = router_ != nullptr && !plan.blue_green;
         }
+        // Every stop of a previous container comes after its router entry was drained; and a
+        // host the interrupted run acted on may have been drained and restarted, but not yet
+        // enabled again, when it died: finishing its rollback enables it after a gate.
+        const bool acted = std::find(options.acted_on.begin(), options.acted_on.end(), hp.host) !=
+                           options.acted_on.end();
+        r->drained = router_ != nullptr && !plan.blue_green &&
+                     (r->stopped_old || (options.rollback_only && acted));
         runs.push_back(std::move(r));
       }
     }
   }
 
-  if (plan.blue_green) {
-    co_return finish(co_await blue_green(plan, runs));
-  }
-  std::vector<HostRun*> touched;
-  if (options.rollback_only) {
-    for (auto& r : runs) {
-      if (r->touched()) {
-        touched.push_back(r.get());
-      }
-    }
-    co_return finish(co_await roll_back(
-        touched, fmt::format("finishing the rollback of rollout {} that was interrupted",
-                             options.rollout_id)));
-  }
-  size_t next = 0;
-  for (const auto& b : plan.batches) {
-    // Between batches is a safe point: nothing is in flight.
-    Command c = control_->poll();
-    if (c == Command::kPause) {
-      c = co_await hold(fmt::format("before batch {}", b.index));
-    }
-    if (c == Command::kStop) {
-      co_return finish(Outcome{
-          ExitCode::kPaused,
-          fmt::format("interrupted before batch {}: {} host(s) already run revision {}, the "
-                      "rest are untouched; run apply again to continue",
-                      b.index, touched.size(), plan.revision)});
-    }
-    if (c == Command::kRollback) {
-      co_return finish(co_await roll_back(touched, "an operator asked for it (rollgate rollback)"));
-    }
-    if (journal_.failed()) {
-      co_return finish(
-          journal_paused(fmt::format("before batch {}", b.index), touched.size(), plan.revision));
-    }
-    if (auto held = co_await check_lock(); !held) {
-      co_return finish(Outcome{
-          ExitCode::kPaused,
-          fmt::format("paused before batch {}: {}; {} host(s) run revision {}, the rest are "
-                      "untouched. Run apply again to continue",
-                      b.index, held.message(), touched.size(), plan.revision)});
-    }
-
-    std::vector<HostRun*> batch;
-    std::vector<std::string> names;
-    for (size_t i = 0; i < b.hosts.size(); ++i) {
-      batch.push_back(runs[next + i].get());
-      names.push_back(b.hosts[i].host);
-    }
-    next += b.hosts.size();
-    emit("batch", "",
-         fmt::format("batch {}/{}: {}", b.index, plan.batches.size(), fmt::join(names, ", ")),
-         {{"batch", b.index}, {"hosts", names}});
-
-    std::vector<Task<Status>> swaps;
-    for (auto* r : batch) {
-      swaps.push_back(swap_host(*r));
-    }
-    auto swapped = co_await gather(std::move(swaps));
-    for (auto* r : batch) {
-      touched.push_back(r);
-    }
-    std::vector<std::string> errors;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (!swapped[i]) {
-        errors.push_back(batch[i]->plan.host + ": " + swapped[i].message());
-      }
-    }
-    if (!errors.empty() || journal_.failed()) {
-      // The engine (or the state directory) failed us, not the image: undo the batch in
-      // flight and stop where the fleet is consistent. Earlier batches passed and stay.
-      const bool journal = journal_.failed();
-      const std::string why = journal ? journal_.error().message()
-                                      : fmt::format("engine error: {}", fmt::join(errors, "; "));
-      auto revert_errors = co_await undo_all(batch, Undo::kRemove);
-      if (router_ && revert_errors.empty()) {
-        // A drained host serves again only once its restarted container passed a gate.
-        revert_errors = co_await settle(batch, true);
-      }
-      co_return finish(
-          revert_errors.empty()
-              ? Outcome{ExitCode::kPaused,
-                        fmt::format(
-                            "paused: {}; batch {} was reverted. Fix the {}, then run "
-                            "apply again",
-                            why, b.index,
-                            journal ? "state directory (free space, permissions)" : "engine")}
-              : Outcome{ExitCode::kInternal,
-                        fmt::format("{}; revert failed: {}", why, fmt::join(revert_errors, "; "))});
-    }
-
-    GateSpec spec;
-    spec.what = "new container";
-    auto decision = co_await gate(batch, spec);
-    if (journal_.failed() && decision.action == health::Decision::Action::kContinue) {
-      // The gate passed, but what it decided may not be on disk: the batch goes back rather
-      // than on, so the journal never lags behind the fleet by more than the batch in flight.
-      auto problems = co_await restore(batch);
-      co_return finish(
-          problems.empty()
-              ? journal_paused(fmt::format("batch {} was reverted", b.index),
-                               touched.size() - batch.size(), plan.revision)
-              : Outcome{ExitCode::kInternal,
-                        fmt::format("{}; reverting batch {} failed: {}", journal_.error().message(),
-                                    b.index, fmt::join(problems, "; "))});
-    }
-    if (decision.action == health::Decision::Action::kContinue) {
-      if (!decision.revert_hosts.empty()) {
-        std::vector<HostRun*> absorbed;
-        for (auto* r : batch) {
-          if (std::find(decision.revert_hosts.begin(), decision.revert_hosts.end(), r->plan.host) !=
-              decision.revert_hosts.end()) {
-            absorbed.push_back(r);
-          }
-        }
-        failures_so_far_ += static_cast<int>(absorbed.size());
-        auto problems = co_await restore(absorbed);
-        if (!problems.empty()) {
-          co_return finish(
-              Outcome{ExitCode::kInternal,
-                      fmt::format("could not revert a host within the failure budget: {}",
-                                  fmt::join(problems, "; "))});
-        }
-      }
-      std::vector<Task<Status>> completions;
-      std::vector<HostRun*> completing;
-      for (auto* r : batch) {
-        if (!r->reverted) {
-          completing.push_back(r);
-          completions.push_back(complete_host(*r));
-        }
-      }
-      auto completed = co_await gather(std::move(completions));
-      std::vector<std::string> incomplete;
-      for (size_t i = 0; i < completing.size(); ++i) {
-        if (!completed[i]) {
-          incomplete.push_back(completing[i]->plan.host + ": " + completed[i].message());
-        }
-      }
-      if (!incomplete.empty()) {
-        co_return finish(Outcome{
-            ExitCode::kPaused,
-            fmt::format("paused: batch {} passed its gate but finishing it failed: {}. The new "
-                        "containers are healthy; fix the router, then apply again",
-                        b.index, fmt::join(incomplete, "; "))});
-      }
-      // A failure to write it is checked before the next batch, or at the end.
-      journal_.note(journal::BatchDoneRecord{"", {}, b.index});
-      continue;
-    }
-    if (stopped(decision)) {
-      // A signal or the lock's lease: the batch in flight has not passed its gate, so it goes
-      // back to where it was.
-      auto problems = co_await restore(batch);
-      co_return finish(
-          problems.empty()
-              ? Outcome{ExitCode::kPaused,
-                        fmt::format("{}: batch {} was reverted; the fleet is consistent "
-                                    "({} host(s) on revision {}). Run apply again to continue",
-                                    stop_cause(decision), b.index, touched.size() - batch.size(),
-                                    plan.revision)}
-              : Outcome{ExitCode::kInternal,
-                        fmt::format("{}, and reverting batch {} failed: {}", stop_cause(decision),
-                                    b.index, fmt::join(problems, "; "))});
-    }
-    if (decision.action == health::Decision::Action::kRollback) {
-      co_return finish(co_await roll_back(touched, decision.reason));
-    }
-    co_return finish(Outcome{ExitCode::kPaused, decision.reason +
-                                                    ". The fleet is left as it is: fix and apply "
-                                                    "again, or roll back"});
-  }
-
-  if (options.bake.count() > 0) {
-    std::vector<HostRun*> live;
-    for (auto* r : touched) {
-      if (!r->reverted) {
-        live.push_back(r);
-      }
-    }
-    emit("bake", "",
-         fmt::format("baking: watching {} host(s) for {} before declaring success", live.size(),
-                     format_duration(options.bake)),
-         {{"bake_ms", options.bake.count()}});
-    GateSpec spec;
-    spec.what = "bake";
-    spec.fresh = false;
-    spec.budget = false;
-    spec.progress = false;
-    spec.bake = options.bake;
-    auto decision = co_await gate(live, spec);
-    if (stopped(decision)) {
-      co_return finish(Outcome{
-          ExitCode::kPaused, fmt::format("{} during the bake: every host runs revision {}, not yet "
-                                         "declared good; run apply again to re-check, or roll back",
-                                         stop_cause(decision), plan.revision)});
-    }
-    if (decision.action == health::Decision::Action::kRollback) {
-      co_return finish(co_await roll_back(touched, decision.reason + " (during the bake)"));
-    }
-    if (decision.action == health::Decision::Action::kPause) {
-      co_return finish(Outcome{ExitCode::kPaused, decision.reason + " (during the bake)"});
-    }
-  }
-  if (journal_.failed()) {
-    co_return finish(journal_paused("after the last batch, not yet declared done",
-                                    touched.size() - failures_so_far_, plan.revision));
-  }
-
-  co_await prune(plan);
-  co_return finish(Outcome{
-      ExitCode::kDone,
-      fmt::format(
-          "done: {} host(s) run revision {} ({}){}{}", touched.size() - failures_so_far_,
-          plan.revision, plan.pinned,
-          plan.unchanged.empty() ? "" : fmt::format(", {} already did", plan.unchanged.size()),
-          failures_so_far_ == 0
-              ? ""
-              : fmt::format("; {} host(s) failed within the failure budget and stay on "
-                            "their previous revision",
-                            failures_so_far_))});
+  co_return finish(co_await run_steps(plan, runs));
 }
 
 }  // namespace orch::rollout

@@ -1,26 +1,26 @@
 // rollout::Controller: runs a rollout against real (or fake) engines.
 //
-// apply() is the whole state machine of one rollout:
+// apply() is pre-flight, then one loop (docs/controller.md):
 //   pre-flight  ping every engine; resolve the image to a digest once; list the app's
-//               containers; plan; pull repo@digest on every host that changes (bounded
-//               concurrency); check every rollback target's image is present.
-//               Any failure here exits kPreflight and no container has been touched.
+//               containers; plan (pure; on resume it adopts what the killed run left); pull
+//               repo@digest on every host that changes (bounded concurrency); check every
+//               rollback target's image is present. Any failure here exits kPreflight and no
+//               container has been touched.
 //   baseline    probe each host's current container before anything changes.
-//   batches     per batch, every host concurrently: stop old, rename it to its archive name,
-//               create and start the new one (the plan's Actions, in order); then gate the
-//               batch with health trackers until health::decide says continue, rollback or
-//               pause.
-//   rollback    every touched host whose baseline was healthy (or whose new container is not
-//               healthy) goes back to its previous container, which is then gated again.
-//   success     prune old containers beyond `keep` revisions.
+//   the loop    next_step (next_steps.h, pure) names the next step from the plan's shape and
+//               what every step so far came back with; act (loop.cc) makes its engine calls
+//               and router steps, each journaled ahead; repeat until an end. Rolling: per
+//               batch a safe point, the swap, the gate, completion; blue-green: start beside,
+//               gate, switch, bake, retire. Rollback, revert and restore are steps too.
 // An engine error while swapping a host reverts that host and pauses (kPaused): the fleet is
 // left consistent, every host with exactly one live container.
 //
-// Where each part lives: preflight.cc, gating.cc (baseline, gate loop), steps.cc (one Action as
-// an engine call or router step), undo.cc (the one undo path: revert, restore, discard),
-// blue_green.cc, switch_back.cc, controller.cc (the batch loop, finish, prune). Every journal
-// record goes through one Journaler (journaler.h), and a failed write stops the run at the
-// next step boundary (docs/operations.md, "When the journal cannot be written").
+// Where each part lives: preflight.cc, next_steps.cc (decide), loop.cc (act), gating.cc
+// (baseline, gate loop), steps.cc (one Action as an engine call or router step), undo.cc (the
+// one undo path: revert, restore, discard), blue_green.cc (switch, drain, stop a colour),
+// switch_back.cc, controller.cc (apply, finish, prune). Every journal record goes through one
+// Journaler (journaler.h), and a failed write stops the run at the next step boundary
+// (docs/operations.md, "When the journal cannot be written").
 //
 // Ownership: the Controller borrows engines, clock and sink; they must outlive apply().
 // Thread-safety: none; run on one io_context thread.
@@ -46,27 +46,15 @@
 #include "orchestrator/rollout/events.h"
 #include "orchestrator/rollout/journaler.h"
 #include "orchestrator/rollout/lock.h"
+#include "orchestrator/rollout/outcome.h"
 #include "orchestrator/rollout/plan.h"
 #include "orchestrator/rollout/probes.h"
 #include "orchestrator/router/router.h"
 
 namespace orch::rollout {
 
-// The exit-code contract shared by users, tests and docs (DESIGN.md).
-enum class ExitCode : int {
-  kDone = 0,
-  kInternal = 1,
-  kBadInput = 2,
-  kRolledBack = 3,
-  kPaused = 4,
-  kLocked = 5,
-  kPreflight = 6,
-};
-
-struct Outcome {
-  ExitCode code = ExitCode::kInternal;
-  std::string summary;  // one line: what happened and, when stopped, why
-};
+struct Step;      // next_steps.h
+struct Progress;  // next_steps.h
 
 struct HostBinding {
   std::string name;
@@ -92,6 +80,8 @@ struct ApplyOptions {
   std::optional<ResumeOf> resume;
   // Per-host baselines recorded before the interrupted run touched anything ("healthy", ...).
   std::map<std::string, std::string> baselines;
+  // Hosts the interrupted run made an engine call or router step on (its journal's intents).
+  std::vector<std::string> acted_on;
   // Do not pull: the image must already be on every host that changes (rollback to an earlier
   // revision); pre-flight checks it and exits 6 otherwise.
   bool require_local_image = false;
@@ -169,8 +159,11 @@ class Controller {
   Task<std::vector<std::string>> restore(std::vector<HostRun*> runs);
   Task<std::vector<std::string>> settle(std::vector<HostRun*> runs, bool enable);
   Task<Outcome> roll_back(std::vector<HostRun*> touched, std::string why);
+  // loop.cc: decide (next_steps.h), act, fold the result in, until the decision is an end.
+  struct LoopState;
+  Task<Outcome> run_steps(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
+  Task<void> act(const Step& step, Progress& p, LoopState& state);
   // blue_green.cc
-  Task<Outcome> blue_green(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
   Task<std::optional<Outcome>> finish_bake(const Plan& plan);
   Task<Status> stop_all(std::vector<HostRun*> runs, bool standby, std::string why);
   Task<Result<router::Drained>> wait_idle(manifest::Colour colour);
@@ -182,7 +175,6 @@ class Controller {
   Task<Status> check_lock();
   // controller.cc
   Outcome finish(Outcome out);
-  Outcome journal_paused(const std::string& where, size_t hosts_done, int revision) const;
   Task<void> prune(const Plan& plan);
   Task<Status> prune_host(const HostBinding* host);
   const HostBinding& binding(const std::string& host) const;

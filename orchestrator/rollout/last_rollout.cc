@@ -14,7 +14,7 @@ std::optional<journal::RolloutRecord> last_rollout(
   return std::nullopt;
 }
 
-RolloutState rollout_state(const manifest::Manifest& m, const journal::RolloutRecord& r) {
+RolloutState rollout_state(const journal::RolloutRecord& r) {
   RolloutState s;
   s.rollout = r.rollout;
   s.revision = r.start ? r.start->revision : 0;
@@ -23,11 +23,6 @@ RolloutState rollout_state(const manifest::Manifest& m, const journal::RolloutRe
     return s;  // kEnded, kNothing
   }
   s.phase = r.end ? RolloutState::Phase::kPaused : RolloutState::Phase::kInterrupted;
-  if (m.strategy.two_slots()) {
-    // resume refuses these: the new slot's containers never served, apply sets them aside.
-    s.next = RolloutState::Next::kApplyAgain;
-    return s;
-  }
   ApplyOptions options;
   prepare_resume(r, options);
   s.next =
@@ -70,8 +65,6 @@ const char* to_string(RolloutState::Next n) {
       return "resume";
     case RolloutState::Next::kFinishRollback:
       return "finish_rollback";
-    case RolloutState::Next::kApplyAgain:
-      return "apply_again";
   }
   return "nothing";
 }

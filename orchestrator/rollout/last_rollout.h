@@ -1,6 +1,6 @@
 // rollout::last_rollout: what the journal says about the app's last rollout, and what
 // `rollgate resume` would do with it, as data. `status` shows it, `resume` and `rollback` act
-// on it. Pure functions of the journal's replay (journal/replay.h) and the manifest.
+// on it. Pure functions of the journal's replay (journal/replay.h).
 #pragma once
 
 #include <optional>
@@ -28,8 +28,6 @@ struct RolloutState {
     kNothing,         // kEnded: nothing to continue
     kResume,          // `resume` re-reads the engines and continues it from where each host is
     kFinishRollback,  // `resume` re-reads the engines and finishes its decided rollback
-    kApplyAgain,      // blue-green, start-first: `resume` refuses; run apply again (or, for
-                      // blue-green, switch-back)
   };
   std::string rollout;
   int revision = 0;  // 0 when the journal lost its start record
@@ -38,7 +36,7 @@ struct RolloutState {
   Next next = Next::kNothing;
 };
 
-RolloutState rollout_state(const manifest::Manifest& m, const journal::RolloutRecord& r);
+RolloutState rollout_state(const journal::RolloutRecord& r);
 
 // What `rollgate resume` does when no apply of the app is running.
 struct ResumeDecision {

@@ -5,14 +5,13 @@
 #include <algorithm>
 
 #include "orchestrator/docker/api_paths.h"
+#include "orchestrator/rollout/plan_internal.h"
 
 namespace orch::rollout {
 
 namespace {
 
 constexpr std::string_view kApi = docker::kApiPrefix;
-// start-first: the new container's name while the old one still has the app's name.
-constexpr char kNextSuffix[] = "-next";
 
 }  // namespace
 
@@ -75,8 +74,6 @@ docker::ContainerSpec container_spec(const manifest::Manifest& m, const std::str
   return spec;
 }
 
-namespace {
-
 Plan empty_plan(const manifest::Manifest& m, const std::string& image, const std::string& pinned,
                 const std::string& digest, const std::string& rollout_id) {
   Plan plan;
@@ -101,6 +98,8 @@ std::string archive_name(const std::string& app, const AppContainer& c,
   return name;
 }
 
+namespace {
+
 Action router_action(Action::Type type, std::optional<manifest::Colour> slot, uint16_t port) {
   Action a{type, ""};
   a.slot = slot;
@@ -113,7 +112,8 @@ Action router_action(Action::Type type, std::optional<manifest::Colour> slot, ui
 // archived, and the new one takes the app's name.
 void start_first_actions(const manifest::Manifest& m, const std::string& pinned,
                          const std::string& digest, int revision, const std::string& rollout_id,
-                         const std::vector<AppContainer>& containers, HostPlan& hp) {
+                         const std::vector<AppContainer>& containers, HostPlan& hp,
+                         const std::optional<ResumeOf>& resume) {
   using manifest::Colour;
   const auto& ports = *m.strategy.ports;
   const std::string next_name = m.app + kNextSuffix;
@@ -124,7 +124,10 @@ void start_first_actions(const manifest::Manifest& m, const std::string& pinned,
     if (c.name != next_name) {
       continue;
     }
-    if (!c.running()) {
+    // Resume: the rollout's own, stopped by its interrupted undo or never started, is adopted
+    // like a running one, so that a rollback being finished retires it.
+    const bool ours = resume && c.rollout == resume->rollout_id && c.digest == digest;
+    if (!c.running() && !ours) {
       // Left stopped by an interrupted run: it serves nothing.
       hp.actions.push_back(Action{Action::Type::kRemove, next_name});
       continue;
@@ -135,6 +138,9 @@ void start_first_actions(const manifest::Manifest& m, const std::string& pinned,
     hp.adopt_id = c.id;
     hp.colour = c.colour;
     hp.port = ports.of(c.colour);
+    if (!c.running()) {
+      hp.actions.push_back(Action{Action::Type::kStart, next_name});
+    }
     hp.actions.push_back(Action{Action::Type::kGate, next_name});
     hp.actions.push_back(router_action(Action::Type::kEnable, c.colour, hp.port));
     if (hp.current) {
@@ -204,19 +210,42 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
           break;  // per_host is sorted newest first
         }
       }
-      if (hp.current && hp.current->rollout == resume->rollout_id && hp.current->digest == digest) {
+      // start-first: the new container, still named <app>-next when the interrupted run
+      // archived the old one but had not yet given the new one the app's name.
+      std::optional<AppContainer> next;
+      if (m.strategy.start_first() && !hp.current) {
+        for (const auto& c : per_host[i]) {
+          if (c.name == m.app + kNextSuffix && c.rollout == resume->rollout_id &&
+              c.digest == digest) {
+            next = c;
+          }
+        }
+      }
+      const std::optional<AppContainer> ours = next ? next : hp.current;
+      if (ours && ours->rollout == resume->rollout_id && ours->digest == digest) {
         hp.mode = HostPlan::Mode::kAdopt;
-        hp.adopt_id = hp.current->id;
-        const bool running = hp.current->running();
+        hp.adopt_id = ours->id;
         hp.current = archived;
         hp.current_archived = archived.has_value();
         hp.previous_name = archived ? archived->name : "";
-        if (!running) {
-          hp.actions.push_back(Action{Action::Type::kStart, m.app});
+        std::optional<manifest::Colour> slot;
+        if (m.strategy.start_first()) {
+          slot = ours->colour;
+          hp.colour = ours->colour;
+          hp.port = m.strategy.ports->of(ours->colour);
+          hp.current_port = m.strategy.ports->of(archived ? archived->colour : ours->colour);
         }
-        hp.actions.push_back(Action{Action::Type::kGate, m.app});
+        if (!ours->running()) {
+          hp.actions.push_back(Action{Action::Type::kStart, ours->name});
+        }
+        hp.actions.push_back(Action{Action::Type::kGate, ours->name});
         if (m.router) {
-          hp.actions.push_back(router_action(Action::Type::kEnable, std::nullopt, 0));
+          hp.actions.push_back(router_action(Action::Type::kEnable, slot, hp.port));
+        }
+        if (next) {
+          Action rename_new{Action::Type::kRename, next->name, m.app};
+          rename_new.on = Action::On::kNew;
+          hp.actions.push_back(std::move(rename_new));
         }
         to_change.push_back(std::move(hp));
         continue;
@@ -249,7 +278,7 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
       hp.mode = HostPlan::Mode::kFirstDeploy;
     }
     if (m.strategy.start_first()) {
-      start_first_actions(m, pinned, digest, plan.revision, rollout_id, per_host[i], hp);
+      start_first_actions(m, pinned, digest, plan.revision, rollout_id, per_host[i], hp, resume);
       to_change.push_back(std::move(hp));
       continue;
     }
@@ -276,147 +305,6 @@ Plan make_plan(const manifest::Manifest& m, const std::string& image, const std:
       plan.batches.push_back(Batch{static_cast<int>(plan.batches.size()) + 1, {}});
     }
     plan.batches.back().hosts.push_back(std::move(to_change[i]));
-  }
-  return plan;
-}
-
-Result<manifest::Colour> running_colour(const std::string& app,
-                                        const std::vector<std::string>& hosts,
-                                        const std::vector<std::vector<AppContainer>>& per_host) {
-  using manifest::Colour;
-  std::optional<Colour> live;
-  std::vector<std::string> disagree;
-  for (size_t i = 0; i < hosts.size(); ++i) {
-    auto blue = slot_holder(app, Colour::kBlue, per_host[i]);
-    auto green = slot_holder(app, Colour::kGreen, per_host[i]);
-    const bool b = blue && blue->running();
-    const bool g = green && green->running();
-    if (b == g) {
-      disagree.push_back(
-          fmt::format("{} runs {}", hosts[i], b ? "both colours" : "neither colour"));
-      continue;
-    }
-    const Colour here = b ? Colour::kBlue : Colour::kGreen;
-    if (live && *live != here) {
-      disagree.push_back(fmt::format("{} runs {} where others run {}", hosts[i],
-                                     manifest::to_string(here), manifest::to_string(*live)));
-      continue;
-    }
-    live = here;
-  }
-  if (!disagree.empty() || !live) {
-    return Status(Code::kFailedPrecondition,
-                  fmt::format("cannot tell which colour is live (the router does not say): {}",
-                              fmt::join(disagree, "; ")));
-  }
-  return *live;
-}
-
-Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string& image,
-                                  const std::string& pinned, const std::string& digest,
-                                  const std::vector<HostObservation>& observed,
-                                  const std::string& rollout_id,
-                                  std::optional<manifest::Colour> routed) {
-  using manifest::Colour;
-  Plan plan = empty_plan(m, image, pinned, digest, rollout_id);
-  plan.blue_green = true;
-
-  int max_revision = 0;
-  std::vector<std::vector<AppContainer>> per_host;
-  bool any_holder = false;
-  for (const auto& h : observed) {
-    per_host.push_back(app_containers(h.containers));
-    for (const auto& c : per_host.back()) {
-      max_revision = std::max(max_revision, c.revision);
-    }
-    const auto& list = per_host.back();
-    const bool legacy = std::any_of(list.begin(), list.end(),
-                                    [&](const AppContainer& c) { return c.name == m.app; });
-    const bool blue = std::any_of(list.begin(), list.end(), [&](const AppContainer& c) {
-      return c.name == slot_name(m.app, Colour::kBlue);
-    });
-    if (legacy && blue) {
-      return Status(Code::kFailedPrecondition,
-                    fmt::format("{}: both {} and {} exist, and both would be the blue slot; "
-                                "remove the one that is not serving",
-                                h.host, m.app, slot_name(m.app, Colour::kBlue)));
-    }
-    any_holder = any_holder || slot_holder(m.app, Colour::kBlue, list) ||
-                 slot_holder(m.app, Colour::kGreen, list);
-  }
-  plan.revision = max_revision + 1;
-
-  // Which colour serves now: the router's word, else what runs (hosts must agree).
-  std::optional<Colour> live = routed;
-  if (!live && any_holder) {
-    std::vector<std::string> hosts;
-    for (const auto& o : observed) {
-      hosts.push_back(o.host);
-    }
-    auto running = running_colour(m.app, hosts, per_host);
-    if (!running) {
-      return Status(running.status().code(), running.status().message() +
-                                                 "; stop the colour that is not serving, then "
-                                                 "apply again");
-    }
-    live = *running;
-  }
-  plan.target = live ? manifest::other(*live) : Colour::kBlue;
-  // A live colour with no container anywhere serves nothing: there is nothing to keep serving,
-  // switch back to, or stop. (The target stays the colour the router does not send to.)
-  bool live_exists = false;
-  for (size_t i = 0; live && i < observed.size(); ++i) {
-    live_exists = live_exists || slot_holder(m.app, *live, per_host[i]).has_value();
-  }
-  plan.live = live_exists ? live : std::nullopt;
-
-  // Nothing to do when every host already serves the digest from the live colour.
-  bool all_current = live.has_value();
-  for (size_t i = 0; i < observed.size() && all_current; ++i) {
-    auto holder = slot_holder(m.app, *live, per_host[i]);
-    all_current = holder && holder->running() && holder->digest == digest;
-  }
-
-  const int stop_timeout_s = stop_timeout_seconds(m.container);
-  Batch batch{1, {}};
-  for (size_t i = 0; i < observed.size(); ++i) {
-    HostPlan hp;
-    hp.host = observed[i].host;
-    hp.colour = plan.target;
-    hp.port = m.strategy.ports->of(plan.target);
-    if (live) {
-      hp.current = slot_holder(m.app, *live, per_host[i]);
-      hp.current_port = m.strategy.ports->of(*live);
-    }
-    if (all_current) {
-      hp.mode = HostPlan::Mode::kUnchanged;
-      // The other colour, which an interrupted or paused bake can leave running.
-      hp.standby = slot_holder(m.app, plan.target, per_host[i]);
-      plan.unchanged.push_back(std::move(hp));
-      continue;
-    }
-    hp.mode = hp.current ? HostPlan::Mode::kReplace : HostPlan::Mode::kFirstDeploy;
-    hp.standby = slot_holder(m.app, plan.target, per_host[i]);
-    if (hp.standby) {
-      hp.standby_archive = archive_name(m.app, *hp.standby, per_host[i]);
-      if (hp.standby->running()) {
-        Action stop{Action::Type::kStop, hp.standby->name, "", std::nullopt, stop_timeout_s};
-        stop.on = Action::On::kStandby;
-        hp.actions.push_back(std::move(stop));
-      }
-      Action rename{Action::Type::kRename, hp.standby->name, hp.standby_archive};
-      rename.on = Action::On::kStandby;
-      hp.actions.push_back(std::move(rename));
-    }
-    auto spec = container_spec(m, pinned, digest, plan.revision, rollout_id, plan.target);
-    const std::string name = spec.name;
-    hp.actions.push_back(Action{Action::Type::kCreate, name, "", std::move(spec)});
-    hp.actions.push_back(Action{Action::Type::kStart, name});
-    hp.actions.push_back(Action{Action::Type::kGate, name});
-    batch.hosts.push_back(std::move(hp));
-  }
-  if (!batch.hosts.empty()) {
-    plan.batches.push_back(std::move(batch));
   }
   return plan;
 }

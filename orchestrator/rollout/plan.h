@@ -75,6 +75,9 @@ struct HostPlan {
   // other colour's container (running when a bake was interrupted).
   std::optional<AppContainer> standby;
   std::string standby_archive;
+  // Resume: the interrupted run already archived the standby (standby->name is the slot name
+  // it gets back on undo, standby_archive the name it has now).
+  bool standby_archived = false;
 };
 
 struct Batch {
@@ -129,7 +132,8 @@ Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string
                                   const std::string& pinned, const std::string& digest,
                                   const std::vector<HostObservation>& observed,
                                   const std::string& rollout_id,
-                                  std::optional<manifest::Colour> routed);
+                                  std::optional<manifest::Colour> routed,
+                                  const std::optional<ResumeOf>& resume = {});
 
 // When the router cannot say which colour is live: the colour whose slot holder is the only one
 // running on each host, the same on every host. kFailedPrecondition naming the hosts otherwise.

@@ -134,7 +134,7 @@ Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std
   Preflight pf;
   if (manifest_.strategy.blue_green()) {
     auto bg = make_blue_green_plan(manifest_, ref->to_string(), pinned, digest, observed,
-                                   rollout_id, routed);
+                                   rollout_id, routed, options_.resume);
     if (!bg) {
       co_return bg.status();
     }

@@ -13,9 +13,13 @@ void prepare_resume(const journal::RolloutRecord& r, ApplyOptions& options) {
   options.rollout_id = r.rollout;
   options.resume = ResumeOf{r.rollout, r.start->revision};
   options.baselines.clear();
+  options.acted_on.clear();
   for (const auto& h : r.hosts) {
     if (h.baseline) {
       options.baselines[h.host] = *h.baseline;
+    }
+    if (h.last_intent) {
+      options.acted_on.push_back(h.host);
     }
   }
   // A rollback that was decided is finished, never turned back into a rollout: once any

@@ -329,5 +329,56 @@ TEST_CASE("plan blue-green: failed and archived containers hold no slot", "[plan
   CHECK(types(hp) == std::vector<T>{T::kCreate, T::kStart, T::kGate});
 }
 
+TEST_CASE("plan blue-green resume: the rollout's own new colour is adopted and gated again",
+          "[plan][bluegreen][resume]") {
+  // The interrupted run (rollout "r", revision 2) archived the stopped standby web-r1 and
+  // created web-green, which h1 started and h2 did not; the router still sends to blue.
+  const auto archived = container("web-r1", 1, kOld, "exited", "green");
+  auto m = blue_green_manifest(2);
+  std::vector<HostObservation> observed = {
+      {"h1", {blue(1, kOld, "running"), green(2, kNew, "running"), archived}},
+      {"h2", {blue(1, kOld, "running"), green(2, kNew, "created"), archived}},
+  };
+  auto p = make_blue_green_plan(m, "repo:v2", kPinned, kNew, observed, "r", Colour::kBlue,
+                                ResumeOf{"r", 2});
+  REQUIRE(p);
+  CHECK(p->revision == 2);
+  CHECK(p->target == Colour::kGreen);
+  REQUIRE(p->batches.size() == 1);
+  const auto& h1 = p->batches[0].hosts[0];
+  const auto& h2 = p->batches[0].hosts[1];
+  CHECK(h1.mode == HostPlan::Mode::kAdopt);
+  CHECK(h1.adopt_id == "id-web-green-2");
+  CHECK(types(h1) == std::vector<T>{T::kGate});
+  CHECK(types(h2) == std::vector<T>{T::kStart, T::kGate});
+  // Undo gives the archived standby its slot's name back.
+  for (const auto* hp : {&h1, &h2}) {
+    REQUIRE(hp->standby);
+    CHECK(hp->standby_archived);
+    CHECK(hp->standby->id == "id-web-r1-1");
+    CHECK(hp->standby->name == "web-green");
+    CHECK(hp->standby_archive == "web-r1");
+  }
+}
+
+TEST_CASE("plan blue-green resume: an empty slot after the standby was archived is refilled",
+          "[plan][bluegreen][resume]") {
+  // Killed between archiving the standby and creating the new colour.
+  auto m = blue_green_manifest(1);
+  std::vector<HostObservation> observed = {
+      {"h1", {blue(1, kOld, "running"), container("web-r1", 1, kOld, "exited", "green")}}};
+  auto p = make_blue_green_plan(m, "repo:v2", kPinned, kNew, observed, "r", Colour::kBlue,
+                                ResumeOf{"r", 2});
+  REQUIRE(p);
+  const auto& hp = p->batches.at(0).hosts.at(0);
+  CHECK(types(hp) == std::vector<T>{T::kCreate, T::kStart, T::kGate});
+  REQUIRE(hp.actions[0].spec);
+  CHECK(hp.actions[0].spec->name == "web-green");
+  CHECK(hp.actions[0].spec->labels.at(kLabelRevision) == "2");
+  REQUIRE(hp.standby);
+  CHECK(hp.standby_archived);
+  CHECK(hp.standby_archive == "web-r1");
+}
+
 }  // namespace
 }  // namespace orch::rollout

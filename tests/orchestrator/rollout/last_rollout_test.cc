@@ -40,7 +40,7 @@ TEST_CASE("the last rollout is the newest one, and an unlock's takeover record i
   auto last = last_rollout(bed.rollouts());
   REQUIRE(last);
   CHECK(last->rollout == "R2");
-  auto s = rollout_state(bed.m, *last);
+  auto s = rollout_state(*last);
   CHECK(s.phase == Phase::kEnded);
   CHECK(s.next == Next::kNothing);
   CHECK(s.revision == 2);
@@ -58,7 +58,7 @@ TEST_CASE("an interrupted rollout is continued, and one that decided a rollback 
   journal_rollout(bed.journal, "R1", 1, journal::EndResult::kDone);
   SECTION("interrupted going forward") {
     journal_rollout(bed.journal, "R2", 2, std::nullopt, {"continue"});
-    auto s = rollout_state(bed.m, *last_rollout(bed.rollouts()));
+    auto s = rollout_state(*last_rollout(bed.rollouts()));
     CHECK(s.rollout == "R2");
     CHECK(s.phase == Phase::kInterrupted);
     CHECK(s.next == Next::kResume);
@@ -66,23 +66,15 @@ TEST_CASE("an interrupted rollout is continued, and one that decided a rollback 
   }
   SECTION("interrupted after a rollback decision") {
     journal_rollout(bed.journal, "R2", 2, std::nullopt, {"continue", "rollback", "continue"});
-    auto s = rollout_state(bed.m, *last_rollout(bed.rollouts()));
+    auto s = rollout_state(*last_rollout(bed.rollouts()));
     CHECK(s.phase == Phase::kInterrupted);
     CHECK(s.next == Next::kFinishRollback);
   }
   SECTION("paused") {
     journal_rollout(bed.journal, "R2", 2, journal::EndResult::kPaused, {"pause"});
-    auto s = rollout_state(bed.m, *last_rollout(bed.rollouts()));
+    auto s = rollout_state(*last_rollout(bed.rollouts()));
     CHECK(s.phase == Phase::kPaused);
     CHECK(s.next == Next::kResume);
-  }
-  SECTION("blue-green and start-first are applied again, not resumed") {
-    journal_rollout(bed.journal, "R2", 2, std::nullopt);
-    bed.m.strategy.type = "blue-green";
-    CHECK(rollout_state(bed.m, *last_rollout(bed.rollouts())).next == Next::kApplyAgain);
-    bed.m.strategy.type = "rolling";
-    bed.m.strategy.order = manifest::Order::kStartFirst;
-    CHECK(rollout_state(bed.m, *last_rollout(bed.rollouts())).next == Next::kApplyAgain);
   }
   auto d = decide_resume(bed.rollouts());
   CHECK(d.kind == ResumeDecision::Kind::kContinue);
@@ -94,7 +86,7 @@ TEST_CASE("a rolled-back or failed last rollout is over") {
                          journal::EndResult::kPreflightFailed, journal::EndResult::kDone);
   Bed bed;
   journal_rollout(bed.journal, "R1", 1, result, {"rollback"});
-  auto s = rollout_state(bed.m, *last_rollout(bed.rollouts()));
+  auto s = rollout_state(*last_rollout(bed.rollouts()));
   CHECK(s.phase == Phase::kEnded);
   CHECK(s.next == Next::kNothing);
   CHECK(decide_resume(bed.rollouts()).kind == ResumeDecision::Kind::kEnded);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/journal/journal.h"
 #include "orchestrator/rollout/controller.h"
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/fake_router.h"
@@ -227,6 +228,12 @@ class RouterFleet {
   std::vector<ProbeSeen> probes;
   std::vector<std::string> violations;  // broken invariants, with the step that broke them
   std::function<void(const std::string&)> on_router_call;  // after the invariant checks
+  journal::Journal* journal = nullptr;  // what runs write ahead to; nullptr: not journaled
+  bool killed = false;                  // the last run ended in testing::Killed (kill -9)
+
+  // A new process: what the old one learnt from probing is gone, so a router step after a
+  // resume must be preceded by probes in that run to count as proven.
+  void forget_probes() { passes_.clear(); }
 
   // Runs `body` (Controller& -> Task<Outcome>) with a controller on this fleet and its router.
   template <class F>
@@ -237,13 +244,18 @@ class RouterFleet {
     }
     std::vector<std::unique_ptr<health::Probe>> list;
     list.push_back(std::make_unique<PortProbe>(*this));
-    Controller c(m, std::move(bindings), std::move(list), clock, events);
+    Controller c(m, std::move(bindings), std::move(list), clock, events, nullptr, journal);
     c.set_router(&router);
     Outcome out;
+    killed = false;
     boost::asio::io_context io;
     boost::asio::co_spawn(
         io, [&]() -> Task<void> { out = co_await body(c); }, boost::asio::detached);
-    io.run();
+    try {
+      io.run();
+    } catch (const testing::Killed&) {
+      killed = true;  // like kill -9: nothing after the call ran
+    }
     return out;
   }
 

@@ -184,5 +184,58 @@ TEST_CASE("describe prints router steps with the router's command", "[plan][rout
   CHECK(describe(enable) == "ROUTER set server roll/h1 state ready");
 }
 
+TEST_CASE("plan start-first resume: killed after archiving the old one, web-next finishes",
+          "[plan][startfirst][resume]") {
+  // The interrupted run (rollout "r", revision 2) stopped web and archived it as web-r1; web-next
+  // runs in green but does not have the app's name yet.
+  auto m = rolling_manifest(true);
+  std::vector<HostObservation> observed = {{"h1",
+                                            {container("web-next", 2, kNew, "running", "green"),
+                                             container("web-r1", 1, kOld, "exited")}}};
+  auto p = make_plan(m, "repo:v2", kPinned, kNew, observed, "r", ResumeOf{"r", 2});
+  REQUIRE(p.batches.size() == 1);
+  const auto& hp = p.batches[0].hosts[0];
+  CHECK(hp.mode == HostPlan::Mode::kAdopt);
+  CHECK(hp.adopt_id == "id-web-next-2");
+  REQUIRE(hp.current);
+  CHECK(hp.current->name == "web-r1");
+  CHECK(hp.current_archived);
+  CHECK(hp.port == 8081);
+  CHECK(hp.current_port == 8080);
+  REQUIRE(types(hp) == std::vector<T>{T::kGate, T::kEnable, T::kRename});
+  CHECK(hp.actions[1].slot == Colour::kGreen);
+  CHECK(hp.actions[1].port == 8081);
+  CHECK(hp.actions[2].container == "web-next");
+  CHECK(hp.actions[2].new_name == "web");
+  CHECK(hp.actions[2].on == Action::On::kNew);
+}
+
+TEST_CASE("plan start-first resume: the renamed new container is gated and its slot enabled",
+          "[plan][startfirst][resume]") {
+  auto m = rolling_manifest(true);
+  std::vector<HostObservation> observed = {
+      {"h1",
+       {container("web", 2, kNew, "running", "green"), container("web-r1", 1, kOld, "exited")}}};
+  auto p = make_plan(m, "repo:v2", kPinned, kNew, observed, "r", ResumeOf{"r", 2});
+  REQUIRE(p.batches.size() == 1);
+  const auto& hp = p.batches[0].hosts[0];
+  CHECK(hp.mode == HostPlan::Mode::kAdopt);
+  REQUIRE(types(hp) == std::vector<T>{T::kGate, T::kEnable});
+  CHECK(hp.actions[1].slot == Colour::kGreen);  // the slot it runs in, not the host's only entry
+  CHECK(hp.actions[1].port == 8081);
+}
+
+TEST_CASE("plan start-first resume: the rollout's own stopped web-next is adopted, not removed",
+          "[plan][startfirst][resume]") {
+  auto m = rolling_manifest(true);
+  std::vector<HostObservation> observed = {
+      {"h1", {container("web", 1, kOld), container("web-next", 2, kNew, "exited", "green")}}};
+  auto p = make_plan(m, "repo:v2", kPinned, kNew, observed, "r", ResumeOf{"r", 2});
+  const auto& hp = p.batches.at(0).hosts.at(0);
+  CHECK(hp.mode == HostPlan::Mode::kAdopt);
+  CHECK(types(hp) == std::vector<T>{T::kStart, T::kGate, T::kEnable, T::kDrain, T::kStop,
+                                    T::kRename, T::kRename});
+}
+
 }  // namespace
 }  // namespace orch::rollout
