@@ -6,15 +6,16 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 
+#include "tests/fakes/manual_clock.h"
 #include "tests/orchestrator/rollout/cli_api_support.h"
 
 namespace orch::rollout {
 namespace {
 
+using orch::testing::ManualClock;
 using orch::testing::TempDir;
 
 // This process's command name, as /proc/<pid>/stat shows it.
@@ -23,13 +24,6 @@ std::string own_comm() {
   std::string comm;
   std::getline(in, comm);
   return comm;
-}
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-             .count() -
-         1000;
 }
 
 TEST_CASE("app_state_dir is <root>/<app>, created only when asked") {
@@ -71,9 +65,10 @@ TEST_CASE("running_apply sees a live pid file of the right program, and nothing 
 
 TEST_CASE("a request reaches the running apply's control file, and only when one runs") {
   TempDir dir;
-  FileControl control(control_file(dir.path()), now_ms());
+  ManualClock clock;
+  FileControl control(control_file(dir.path()), clock);
 
-  auto none = request_running_apply(dir.path(), Command::kPause, own_comm());
+  auto none = request_running_apply(dir.path(), Command::kPause, clock, own_comm());
   REQUIRE_FALSE(none.is_ok());
   CHECK(none.status().code() == Code::kFailedPrecondition);
   CHECK_FALSE(std::filesystem::exists(control_file(dir.path())));
@@ -81,7 +76,7 @@ TEST_CASE("a request reaches the running apply's control file, and only when one
 
   PidFile pid(dir.path());
   auto cmd = GENERATE(Command::kPause, Command::kResume, Command::kRollback, Command::kPromote);
-  auto sent = request_running_apply(dir.path(), cmd, own_comm());
+  auto sent = request_running_apply(dir.path(), cmd, clock, own_comm());
   REQUIRE(sent.is_ok());
   CHECK(*sent == ::getpid());
   CHECK(control.poll() == cmd);
