@@ -17,7 +17,9 @@ int request(const CommonOptions& o, const std::string& command) {
   if (!app) {
     return code(ExitCode::kBadInput);
   }
-  auto pid = rollout::request_running_apply(app->dir, rollout::command_from_string(command));
+  // No fleet: a request touches only the state directory. Its own clock stamps the request.
+  SystemClock clock;
+  auto pid = rollout::request_running_apply(app->dir, rollout::command_from_string(command), clock);
   if (!pid) {
     if (pid.status().code() == Code::kFailedPrecondition) {
       std::fprintf(stderr,

@@ -40,10 +40,6 @@ std::string new_rollout_id(WallTime now) {
   return fmt::format("{:%Y%m%d-%H%M%S}-{:04x}", fmt::gmtime(now), rd() & 0xffff);
 }
 
-long long unix_ms(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 // The journal's rollouts; none when it cannot be replayed (then there is nothing to resume).
 std::vector<journal::RolloutRecord> rollouts_of(const journal::Journal& j) {
   auto rollouts = journal::replay(j.records());
@@ -77,11 +73,11 @@ int run_apply(const CommonOptions& o, App& app, const Prepare& prepare, Run what
   }
   rollout::PidFile pid_file(app.dir);
 
-  rollout::JsonLinesSink json_sink(stdout);
+  rollout::JsonLinesSink json_sink(stdout, fleet.clock);
   rollout::TextSink text_sink(stdout, o.verbose);
   rollout::EventSink& sink =
       o.output == "json" ? static_cast<rollout::EventSink&>(json_sink) : text_sink;
-  rollout::FileControl control(rollout::control_file(app.dir), unix_ms(fleet.clock.wall_now()));
+  rollout::FileControl control(rollout::control_file(app.dir), fleet.clock);
   rollout::EngineExec exec(engine_map(fleet));  // outlives the controller and its probes
   rollout::Controller controller(m, fleet.bindings, rollout::make_probes(m.health, &exec),
                                  fleet.clock, sink, &control, &*journal);

@@ -59,13 +59,13 @@ PidFile::PidFile(const std::string& dir) : path_(dir + "/apply.pid") {
 
 PidFile::~PidFile() { std::remove(path_.c_str()); }
 
-Result<pid_t> request_running_apply(const std::string& dir, Command command,
+Result<pid_t> request_running_apply(const std::string& dir, Command command, const Clock& clock,
                                     const std::string& comm) {
   auto pid = running_apply(dir, comm);
   if (!pid) {
     return Status(Code::kFailedPrecondition, "no apply is running on this machine");
   }
-  auto err = write_request(control_file(dir), command);
+  auto err = write_request(control_file(dir), command, clock);
   if (!err.empty()) {
     return Status(Code::kInternal, err);
   }

@@ -41,9 +41,10 @@ class PidFile {
 };
 
 // Asks the apply running for the app (running_apply(dir, comm)) to pause, resume, roll back or
-// promote at its next gate check; returns its pid. kFailedPrecondition when none is running
-// (nothing is written); kInternal when the control file cannot be written.
-Result<pid_t> request_running_apply(const std::string& dir, Command command,
+// promote at its next gate check; returns its pid. The request is stamped with `clock`'s wall
+// time. kFailedPrecondition when none is running (nothing is written); kInternal when the
+// control file cannot be written.
+Result<pid_t> request_running_apply(const std::string& dir, Command command, const Clock& clock,
                                     const std::string& comm = "rollgate");
 
 }  // namespace orch::rollout

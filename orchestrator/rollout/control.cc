@@ -14,10 +14,9 @@ namespace orch::rollout {
 
 namespace {
 
-long long now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// Requests carry their time as milliseconds since the Unix epoch ("ts_ms").
+long long unix_ms(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 }  // namespace
@@ -50,8 +49,8 @@ Command command_from_string(const std::string& s) {
   return Command::kNone;
 }
 
-FileControl::FileControl(std::string path, long long since_unix_ms)
-    : path_(std::move(path)), since_ms_(since_unix_ms) {}
+FileControl::FileControl(std::string path, const Clock& clock)
+    : path_(std::move(path)), since_ms_(unix_ms(clock.wall_now())) {}
 
 Command FileControl::poll() {
   if (stop_.load() && !stop_reported_) {
@@ -77,11 +76,11 @@ Command FileControl::poll() {
   return command_from_string(j.value("command", ""));
 }
 
-std::string write_request(const std::string& path, Command c) {
+std::string write_request(const std::string& path, Command c, const Clock& clock) {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   nlohmann::json j = {{"command", to_string(c)},
-                      {"ts_ms", now_unix_ms()},
+                      {"ts_ms", unix_ms(clock.wall_now())},
                       {"by", std::string(host) + " pid " + std::to_string(getpid())}};
   // Atomic: the running apply sees the whole request or none of it.
   if (auto st = write_file_atomically(path, j.dump() + "\n"); !st) {

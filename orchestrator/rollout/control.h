@@ -11,6 +11,8 @@
 #include <atomic>
 #include <string>
 
+#include "orchestrator/core/clock.h"
+
 namespace orch::rollout {
 
 enum class Command { kNone, kPause, kResume, kRollback, kPromote, kStop };
@@ -37,9 +39,9 @@ class NoControl final : public Control {
 // the io_context thread only.
 class FileControl final : public Control {
  public:
-  // `path`: the request file, e.g. <state>/<app>/control. Requests older than `since_unix_ms`
-  // are ignored (and removed).
-  FileControl(std::string path, long long since_unix_ms);
+  // `path`: the request file, e.g. <state>/<app>/control. Requests written before `clock`'s
+  // wall time at construction are ignored (and removed).
+  FileControl(std::string path, const Clock& clock);
 
   Command poll() override;
   void request_stop() { stop_.store(true); }
@@ -51,7 +53,8 @@ class FileControl final : public Control {
   bool stop_reported_ = false;
 };
 
-// Writes a request for the running apply of an app. Returns "" or an error message.
-std::string write_request(const std::string& path, Command c);
+// Writes a request for the running apply of an app, stamped with `clock`'s wall time. Returns ""
+// or an error message.
+std::string write_request(const std::string& path, Command c, const Clock& clock);
 
 }  // namespace orch::rollout

@@ -7,19 +7,14 @@
 
 namespace orch::rollout {
 
-namespace {
-
-std::string timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(now), ms.count());
+std::string event_timestamp(WallTime t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) % 1000;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(t), ms.count());
 }
-
-}  // namespace
 
 void JsonLinesSink::emit(const Event& e) {
   nlohmann::json j = e.data.is_object() ? e.data : nlohmann::json::object();
-  j["ts"] = timestamp();
+  j["ts"] = event_timestamp(clock_.wall_now());
   j["type"] = e.type;
   if (!e.host.empty()) {
     j["host"] = e.host;

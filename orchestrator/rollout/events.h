@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/core/clock.h"
+
 namespace orch::rollout {
 
 struct Event {
@@ -27,14 +29,20 @@ class EventSink {
 };
 
 // One JSON object per line: {"ts": "...", "type": ..., "host": ..., "message": ..., ...data}.
+// "ts" is `clock`'s wall time (UTC, milliseconds: "2024-05-01T12:00:00.250Z"); the clock must
+// outlive the sink.
 class JsonLinesSink final : public EventSink {
  public:
-  explicit JsonLinesSink(std::FILE* out) : out_(out) {}
+  JsonLinesSink(std::FILE* out, const Clock& clock) : out_(out), clock_(clock) {}
   void emit(const Event& e) override;
 
  private:
   std::FILE* out_;
+  const Clock& clock_;
 };
+
+// `t` as events print it: "2024-05-01T12:00:00.250Z" (UTC, milliseconds).
+std::string event_timestamp(WallTime t);
 
 // Human text. Probe rounds are shown only when `verbose`; everything else always.
 class TextSink final : public EventSink {

@@ -2,11 +2,9 @@
 #include <httplib.h>
 
 #include <atomic>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/beast/core/error.hpp>
 #include <catch2/catch.hpp>
 #include <condition_variable>
@@ -16,6 +14,7 @@
 
 #include "healthcheck/probe.h"
 #include "healthcheck/probe_connect.h"
+#include "tests/support/run_task.h"
 
 namespace health {
 namespace {
@@ -103,11 +102,7 @@ class TestServer {
 };
 
 ProbeResult run(Probe& probe, const std::string& address = "127.0.0.1") {
-  boost::asio::io_context ioc;
-  auto result =
-      boost::asio::co_spawn(ioc, probe.run(Target{"h1", address, ""}), boost::asio::use_future);
-  ioc.run();
-  return result.get();
+  return orch::testing::run_task(probe.run(Target{"h1", address, ""}));
 }
 
 // A port that was bound and then closed: connecting to it is refused.

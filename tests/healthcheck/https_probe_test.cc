@@ -2,18 +2,17 @@
 // (cpp-httplib, built with OpenSSL on Debian) bound to 127.0.0.1 port 0. The TLS certificate is
 // a throwaway self-signed one made with the openssl tool into a temporary directory.
 #include <httplib.h>
-#include <stdlib.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
-#include <filesystem>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "healthcheck/probe.h"
+#include "tests/support/run_task.h"
+#include "tests/support/scoped_env.h"
+#include "tests/support/temp_dir.h"
 
 namespace health {
 namespace {
@@ -26,25 +25,18 @@ using Catch::Matchers::StartsWith;
 // subject alternative name is `san` (e.g. "DNS:localhost").
 class TempCert {
  public:
-  explicit TempCert(const std::string& san) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "rg-cert-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    dir_ = tmpl;
+  explicit TempCert(const std::string& san) : dir_("rg-cert-") {
     const std::string cmd =
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
         "-subj /CN=rollgate-test -addext subjectAltName=" +
         san + " -keyout " + key() + " -out " + cert() + " >/dev/null 2>&1";
     REQUIRE(std::system(cmd.c_str()) == 0);
   }
-  ~TempCert() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string cert() const { return (dir_ / "cert.pem").string(); }
-  std::string key() const { return (dir_ / "key.pem").string(); }
+  std::string cert() const { return dir_.file("cert.pem"); }
+  std::string key() const { return dir_.file("key.pem"); }
 
  private:
-  std::filesystem::path dir_;
+  orch::testing::TempDir dir_;
 };
 
 // Routes shared by the plain and the TLS server.
@@ -97,16 +89,14 @@ std::unique_ptr<httplib::Server> tls_server(const TempCert& cert) {
 // verifying probe trusts exactly the test certificate.
 class TrustOnly {
  public:
-  explicit TrustOnly(const std::string& ca_file) { setenv("SSL_CERT_FILE", ca_file.c_str(), 1); }
-  ~TrustOnly() { unsetenv("SSL_CERT_FILE"); }
+  explicit TrustOnly(const std::string& ca_file) : env_("SSL_CERT_FILE", ca_file) {}
+
+ private:
+  orch::testing::ScopedEnv env_;
 };
 
 ProbeResult run(Probe& probe, const std::string& address = "127.0.0.1") {
-  boost::asio::io_context ioc;
-  auto result =
-      boost::asio::co_spawn(ioc, probe.run(Target{"h1", address, ""}), boost::asio::use_future);
-  ioc.run();
-  return result.get();
+  return orch::testing::run_task(probe.run(Target{"h1", address, ""}));
 }
 
 HttpProbeConfig https_config(uint16_t port, std::string path) {

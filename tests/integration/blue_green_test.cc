@@ -36,9 +36,12 @@
 #include "tests/integration/haproxy_fleet.h"
 #include "tests/integration/rollgate_runner.h"
 #include "tests/integration/testbed.h"
+#include "tests/support/scoped_env.h"
+#include "tests/support/temp_dir.h"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using orch::testing::ScopedEnv;
 using rgtest::events_of;
 using rgtest::ProcResult;
 using rgtest::TempManifest;
@@ -47,8 +50,7 @@ using rgtest::fleet::StateDir;
 
 namespace {
 
-// A temp directory, removed with its content on destruction.
-using TempDir = StateDir;
+using orch::testing::TempDir;
 
 // Manifests, rollgate-load, and HAProxy as seen without rollgate: haproxy_fleet.h.
 using namespace rgtest::routed;
@@ -125,20 +127,6 @@ json status_container(const json& host_status, const std::string& name) {
   }
   return nullptr;
 }
-
-// Sets an environment variable of this process (and so of what it starts) for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    REQUIRE(::setenv(name, value, 1) == 0);
-  }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-};
 
 // The v1 -> v2 setup of the blue-green tests: v1 goes to green (the map says blue is live),
 // then, with `and_v2`, v2 to blue. No load.

@@ -23,6 +23,7 @@
 #include "orchestrator/docker/api_paths.h"
 #include "orchestrator/docker/http_engine.h"
 #include "tests/integration/testbed.h"
+#include "tests/support/run_task.h"
 
 namespace net = boost::asio;
 using namespace std::chrono_literals;
@@ -42,17 +43,7 @@ std::string prefix() { return "rgtest-docker-" + run_id(); }
 // Runs one coroutine to completion on `io`.
 template <class T>
 T run(net::io_context& io, Task<T> task) {
-  std::optional<T> out;
-  net::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-    if (e) {
-      std::rethrow_exception(e);
-    }
-    out.emplace(std::move(value));
-  });
-  io.restart();
-  io.run();
-  REQUIRE(out.has_value());
-  return std::move(*out);
+  return orch::testing::run_task(io, std::move(task), orch::testing::Until::kIdle);
 }
 
 std::unique_ptr<Engine> engine_for(net::io_context& io, const rgtest::Testbed& tb,

@@ -18,6 +18,7 @@
 #include "orchestrator/docker/http_engine.h"
 #include "orchestrator/rollout/engine_exec.h"
 #include "tests/integration/testbed.h"
+#include "tests/support/run_task.h"
 
 namespace {
 
@@ -29,19 +30,10 @@ using orch::Status;
 using orch::Task;
 using namespace orch::docker;
 
+// Runs one coroutine to completion on `io`, and whatever else is queued there.
 template <class T>
 T run(net::io_context& io, net::awaitable<T> task) {
-  std::optional<T> out;
-  net::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-    if (e) {
-      std::rethrow_exception(e);
-    }
-    out.emplace(std::move(value));
-  });
-  io.restart();
-  io.run();
-  REQUIRE(out.has_value());
-  return std::move(*out);
+  return orch::testing::run_task(io, std::move(task), orch::testing::Until::kIdle);
 }
 
 // Force-removes the named container when it goes out of scope.

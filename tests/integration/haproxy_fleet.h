@@ -17,6 +17,7 @@
 
 #include "tests/integration/rollgate_runner.h"
 #include "tests/integration/testbed.h"
+#include "tests/support/temp_dir.h"
 
 namespace rgtest::routed {
 
@@ -26,49 +27,50 @@ using rgtest::ProcResult;
 using rgtest::TempManifest;
 using rgtest::Testbed;
 using rgtest::fleet::StateDir;
-using TempDir = StateDir;
+using orch::testing::TempDir;
 
 // ---- Manifests -------------------------------------------------------------------------------
 
 // One app on every testbed host, publishing `port` (-> 8080), with fast health settings.
-// `strategy` and `router` are YAML flow maps (router "": none); `bake` a duration ("0s": none).
+// `strategy` holds the strategy's keys; `router` is a YAML flow map (router "": none); `bake` a
+// duration ("0s": none).
 inline std::string manifest_yaml(const Testbed& tb, const std::string& app, int port,
-                                 const std::string& strategy, const std::string& bake,
-                                 const std::string& router) {
+                          std::map<std::string, std::string> strategy, const std::string& bake,
+                          const std::string& router) {
   const std::string p = std::to_string(port);
-  std::string y = "app: " + app + "\nimage: " + tb.image() + ":v1\nhosts:\n";
-  for (const auto& h : tb.hosts()) {
-    y += "  - {name: " + h + ", engine: \"" + tb.engine(h) + "\", insecure: true}\n";
-  }
-  y += "container: {ports: [\"" + p + ":8080\"], stop_timeout: 2s}\n";
-  y += "strategy: " + strategy + "\n";
-  y += "health: {http: {port: " + p +
-       ", path: /health}, interval: 250ms, timeout: 1s, healthy_threshold: 2, "
-       "healthy_deadline: 8s, min_healthy_time: 1s, bake: " +
-       bake + "}\n";
-  if (!router.empty()) {
-    y += "router: " + router + "\n";
-  }
-  y += "keep: 3\n";
-  return y;
+  auto y = rgtest::fleet::testbed_manifest(tb, app, tb.image() + ":v1");
+  y.ports = "[\"" + p + ":8080\"]";
+  y.stop_timeout = "2s";
+  y.strategy = std::move(strategy);
+  y.health = {{"http", "{port: " + p + ", path: /health}"},
+              {"interval", "250ms"},
+              {"timeout", "1s"},
+              {"healthy_threshold", "2"},
+              {"healthy_deadline", "8s"},
+              {"min_healthy_time", "1s"},
+              {"bake", bake}};
+  y.router = router;
+  y.keep = "3";
+  return y.text();
 }
 
 inline std::string haproxy_map(const Testbed& tb) { return tb.get("RG_TESTBED_HAPROXY_MAP"); }
 
 // Blue-green `bg`, switched by HAProxy's map over the unix socket (router: "" ) or by `router`.
 inline std::string bg_manifest(const Testbed& tb, const std::string& bake,
-                               const std::string& router = "") {
+                        const std::string& router = "") {
   const std::string haproxy = "{drain_timeout: 5s, haproxy: {runtime_api: \"unix://" +
                               tb.get("RG_TESTBED_HAPROXY_SOCKET") + "\", map: " + haproxy_map(tb) +
                               ", backends: {blue: bg_blue, green: bg_green}}}";
-  return manifest_yaml(tb, "bg", 8180, "{type: blue-green, ports: {blue: 8180, green: 8181}}", bake,
+  return manifest_yaml(tb, "bg", 8180,
+                       {{"type", "blue-green"}, {"ports", "{blue: 8180, green: 8181}"}}, bake,
                        router.empty() ? haproxy : router);
 }
 
 // Rolling stop-first `roll`, one host per batch, drained through the TCP runtime API (or,
 // without `router`, not at all: HAProxy is not told).
 inline std::string roll_manifest(const Testbed& tb, bool router = true) {
-  return manifest_yaml(tb, "roll", 8280, "{type: rolling, batch_size: 1}", "0s",
+  return manifest_yaml(tb, "roll", 8280, {{"type", "rolling"}, {"batch_size", "1"}}, "0s",
                        router ? "{drain_timeout: 5s, haproxy: {runtime_api: \"" +
                                     tb.get("RG_TESTBED_HAPROXY_API") + "\", backend: roll}}"
                               : "");
@@ -76,8 +78,8 @@ inline std::string roll_manifest(const Testbed& tb, bool router = true) {
 
 // Rolling start-first `sf`: the new container starts in the host's other slot.
 inline std::string sf_manifest(const Testbed& tb) {
-  return manifest_yaml(tb, "sf", 8380, "{order: start-first, ports: {blue: 8380, green: 8381}}",
-                       "0s",
+  return manifest_yaml(tb, "sf", 8380,
+                       {{"order", "start-first"}, {"ports", "{blue: 8380, green: 8381}"}}, "0s",
                        "{drain_timeout: 5s, haproxy: {runtime_api: \"" +
                            tb.get("RG_TESTBED_HAPROXY_API") + "\", backend: sf}}");
 }

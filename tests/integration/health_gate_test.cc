@@ -24,6 +24,8 @@
 
 #include "tests/integration/rollgate_runner.h"
 #include "tests/integration/testbed.h"
+#include "tests/support/scoped_env.h"
+#include "tests/support/temp_dir.h"
 
 using nlohmann::json;
 using rgtest::Background;
@@ -77,22 +79,12 @@ void remove_app_containers(const Testbed& tb) {
 // A temp ROLLGATE_STATE_DIR for the life of a test, removed afterwards.
 class StateDir {
  public:
-  StateDir() {
-    char templ[] = "/tmp/rollgate-hgate-state-XXXXXX";
-    REQUIRE(::mkdtemp(templ) != nullptr);
-    path_ = templ;
-    ::setenv("ROLLGATE_STATE_DIR", path_.c_str(), 1);
-  }
-  ~StateDir() {
-    ::unsetenv("ROLLGATE_STATE_DIR");
-    run_process({"rm", "-rf", path_});
-  }
-  StateDir(const StateDir&) = delete;
-  StateDir& operator=(const StateDir&) = delete;
-  const std::string& path() const { return path_; }
+  StateDir() : env_("ROLLGATE_STATE_DIR", dir_.path()) {}
+  const std::string& path() const { return dir_.path(); }
 
  private:
-  std::string path_;
+  orch::testing::TempDir dir_{"rollgate-hgate-state-", "/tmp"};
+  orch::testing::ScopedEnv env_;  // after dir_: restored before the directory goes
 };
 
 // The testbed with no container of this app.
@@ -103,7 +95,7 @@ Testbed fresh_fleet() {
   return tb;
 }
 
-std::string image(const Testbed& tb, const std::string& tag) { return tb.image() + ":" + tag; }
+using rgtest::fleet::image;
 
 // A manifest for every testbed host. `health` overrides or adds keys under health: (the
 // defaults below are fast); `env` is the container's environment.
@@ -117,22 +109,13 @@ struct Spec {
 };
 
 std::string manifest_yaml(const Testbed& tb, const Spec& s) {
-  std::string y = "app: " + kApp + "\nimage: " + image(tb, s.tag) + "\nhosts:\n";
-  for (const auto& h : tb.hosts()) {
-    y += "  - name: " + h + "\n    engine: " + tb.engine(h) + "\n    insecure: true\n";
-  }
-  y += "container:\n  ports: [\"" + kPort + ":8080\"]\n  stop_timeout: 2s\n";
-  if (!s.restart.empty()) {
-    y += "  restart: \"" + s.restart + "\"\n";
-  }
-  if (!s.env.empty()) {
-    y += "  env:\n";
-    for (const auto& [k, v] : s.env) {
-      y += "    " + k + ": \"" + v + "\"\n";
-    }
-  }
-  y += "strategy:\n  batch_size: " + std::to_string(s.batch_size) + "\n";
-  std::map<std::string, std::string> health = {
+  auto y = rgtest::fleet::testbed_manifest(tb, kApp, image(tb, s.tag));
+  y.ports = "[\"" + kPort + ":8080\"]";
+  y.stop_timeout = "2s";
+  y.restart = s.restart;
+  y.env = s.env;
+  y.strategy = {{"batch_size", std::to_string(s.batch_size)}};
+  y.health = {
       {"http", "{port: " + kPort + ", path: /health}"},
       {"interval", "250ms"},
       {"timeout", "1s"},
@@ -141,14 +124,10 @@ std::string manifest_yaml(const Testbed& tb, const Spec& s) {
       {"min_healthy_time", "0s"},
   };
   for (const auto& [k, v] : s.health) {
-    health[k] = v;
+    y.health[k] = v;
   }
-  y += "health:\n";
-  for (const auto& [k, v] : health) {
-    y += "  " + k + ": " + v + "\n";
-  }
-  y += "on_failure: " + s.on_failure + "\n";
-  return y;
+  y.on_failure = s.on_failure;
+  return y.text();
 }
 
 ProcResult apply_json(const TempManifest& m) {

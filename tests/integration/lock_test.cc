@@ -21,6 +21,7 @@
 
 #include "orchestrator/docker/http_engine.h"
 #include "tests/integration/testbed.h"
+#include "tests/support/run_task.h"
 
 namespace net = boost::asio;
 using namespace std::chrono_literals;
@@ -37,12 +38,10 @@ const std::string kHost = "h1";
 
 std::string app_name() { return "rgtest-lock-" + std::to_string(::getpid()); }
 
+// Runs one coroutine to completion on `io`, and whatever else is queued there.
 template <class T>
 T run(net::io_context& io, Task<T> task) {
-  auto f = net::co_spawn(io, std::move(task), net::use_future);
-  io.restart();
-  io.run();
-  return f.get();
+  return orch::testing::run_task(io, std::move(task), orch::testing::Until::kIdle);
 }
 
 std::unique_ptr<orch::docker::Engine> engine_for(net::io_context& io, const rgtest::Testbed& tb) {

@@ -34,6 +34,8 @@
 #include <vector>
 
 #include "tests/integration/testbed.h"
+#include "tests/support/manifest_builder.h"
+#include "tests/support/temp_dir.h"
 
 extern char** environ;
 
@@ -869,22 +871,9 @@ inline std::string overlapping_outages(const std::vector<ServePoller::Round>& ro
 }
 
 // A per-test rollgate state directory (journal), removed with its content on destruction.
-class StateDir {
+class StateDir : public orch::testing::TempDir {
  public:
-  StateDir() {
-    std::string templ = "/tmp/rollgate-itest-state-XXXXXX";
-    std::vector<char> name(templ.begin(), templ.end());
-    name.push_back('\0');
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path_ = name.data();
-  }
-  ~StateDir() { run_process({"rm", "-rf", "--", path_}); }
-  StateDir(const StateDir&) = delete;
-  StateDir& operator=(const StateDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  StateDir() : TempDir("rollgate-itest-state-", "/tmp") {}
 };
 
 // ---- A standard rollout fixture, shared by the crash and fault tests ----------------------
@@ -893,27 +882,34 @@ inline std::string image(const Testbed& tb, const std::string& tag) {
   return tb.image() + ":" + tag;
 }
 
+// App `app` of `image_ref` on every testbed host over plain tcp (insecure: true); nothing else.
+inline orch::testing::ManifestYaml testbed_manifest(const Testbed& tb, const std::string& app,
+                                                    const std::string& image_ref) {
+  orch::testing::ManifestYaml y;
+  y.app = app;
+  y.image = image_ref;
+  for (const auto& h : tb.hosts()) {
+    y.hosts.push_back({h, tb.engine(h), /*insecure=*/true});
+  }
+  return y;
+}
+
 // Every testbed host over plain tcp (insecure: true), port 8080, batch size 1, and fast health
 // settings (interval 250ms, healthy_threshold 2, healthy_deadline 6s, min_healthy_time 500ms).
 inline std::string manifest_yaml(const Testbed& tb, const std::string& app,
-                                 const std::string& image_ref) {
-  std::string y = "app: " + app + "\nimage: " + image_ref + "\nhosts:\n";
-  for (const auto& h : tb.hosts()) {
-    y += "  - name: " + h + "\n    engine: " + tb.engine(h) + "\n    insecure: true\n";
-  }
-  y += "container:\n"
-       "  ports: [\"8080:8080\"]\n"
-       "  stop_timeout: 2s\n"
-       "strategy:\n"
-       "  batch_size: 1\n"
-       "health:\n"
-       "  http: {port: 8080, path: /health}\n"
-       "  interval: 250ms\n"
-       "  healthy_threshold: 2\n"
-       "  healthy_deadline: 6s\n"
-       "  min_healthy_time: 500ms\n"
-       "on_failure: rollback\n";
-  return y;
+                                 const std::string& image_ref,
+                                 const std::string& on_failure = "rollback") {
+  auto y = testbed_manifest(tb, app, image_ref);
+  y.ports = "[\"8080:8080\"]";
+  y.stop_timeout = "2s";
+  y.strategy = {{"batch_size", "1"}};
+  y.health = {{"http", "{port: 8080, path: /health}"},
+              {"interval", "250ms"},
+              {"healthy_threshold", "2"},
+              {"healthy_deadline", "6s"},
+              {"min_healthy_time", "500ms"}};
+  y.on_failure = on_failure;
+  return y.text();
 }
 
 // An empty fleet: the testbed up (3+ hosts), every container removed.

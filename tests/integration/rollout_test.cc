@@ -28,43 +28,14 @@ namespace {
 
 const std::string kApp = "itest";
 
-void clean_apps() {
-  auto r = run_process({std::string(ROLLGATE_SOURCE_DIR) + "/scripts/testbed", "clean-apps"});
-  INFO(describe(r));
-  REQUIRE(r.exit_code == 0);
-}
-
 // The fleet every test uses: the testbed, cleaned.
-Testbed fresh_fleet() {
-  Testbed tb = rgtest::load_testbed();
-  REQUIRE(tb.hosts().size() >= 3);
-  clean_apps();
-  return tb;
-}
-
-std::string image(const Testbed& tb, const std::string& tag) { return tb.image() + ":" + tag; }
+using rgtest::fleet::fresh_fleet;
+using rgtest::fleet::image;
 
 // The manifest of the brief: 3+ hosts, port 8080, fast health settings, batch size 1.
 std::string manifest_yaml(const Testbed& tb, const std::string& image_ref,
                           const std::string& on_failure = "rollback") {
-  std::string y = "app: " + kApp + "\nimage: " + image_ref + "\nhosts:\n";
-  for (const auto& h : tb.hosts()) {
-    y += "  - name: " + h + "\n    engine: " + tb.engine(h) + "\n    insecure: true\n";
-  }
-  y += "container:\n"
-       "  ports: [\"8080:8080\"]\n"
-       "  stop_timeout: 2s\n"
-       "strategy:\n"
-       "  batch_size: 1\n"
-       "health:\n"
-       "  http: {port: 8080, path: /health}\n"
-       "  interval: 250ms\n"
-       "  healthy_threshold: 2\n"
-       "  healthy_deadline: 6s\n"
-       "  min_healthy_time: 500ms\n"
-       "on_failure: " +
-       on_failure + "\n";
-  return y;
+  return rgtest::fleet::manifest_yaml(tb, kApp, image_ref, on_failure);
 }
 
 // ---- The engines, through curl ------------------------------------------------------------

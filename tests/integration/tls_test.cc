@@ -7,12 +7,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,30 +20,20 @@
 #include "tests/integration/rollgate_runner.h"
 #include "tests/integration/testbed.h"
 #include "tests/orchestrator/docker/tls_testdata.h"
+#include "tests/support/run_task.h"
+#include "tests/support/scoped_env.h"
+#include "tests/support/temp_dir.h"
 
 namespace net = boost::asio;
 using orch::Code;
 using orch::Result;
 using orch::Task;
 using namespace orch::docker;
+using orch::testing::run_task;
+using orch::testing::ScopedEnv;
+using orch::testing::TempDir;
 
 namespace {
-
-template <class T>
-T run(net::io_context& io, Task<T> task) {
-  std::optional<T> out;
-  net::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-    if (e) {
-      std::rethrow_exception(e);
-    }
-    out.emplace(std::move(value));
-    io.stop();
-  });
-  io.restart();
-  io.run();
-  REQUIRE(out.has_value());
-  return std::move(*out);
-}
 
 struct TlsHost {
   std::string name;
@@ -72,36 +60,6 @@ std::unique_ptr<Engine> tls_engine(net::io_context& io, const TlsHost& h, TlsFil
   return make_http_engine(io, h.name, *ep);
 }
 
-// A temp directory removed at scope end.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/rg-itest-tls-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
-// Sets an environment variable (inherited by rollgate runs) for a scope.
-struct ScopedEnv {
-  ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) {
-      old_ = old;
-    }
-    ::setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
 std::string b64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -118,12 +76,12 @@ void remove_app(const std::string& sock, const std::string& app) {
   ep.kind = Endpoint::Kind::kUnix;
   ep.path = sock;
   auto engine = make_http_engine(io, "cleanup", ep);
-  auto list = run(io, engine->list_containers({"rollgate.app=" + app}));
+  auto list = run_task(io, engine->list_containers({"rollgate.app=" + app}));
   if (!list) {
     return;
   }
   for (const auto& c : *list) {
-    (void)run(io, engine->remove_container(c.id, true));
+    (void)run_task(io, engine->remove_container(c.id, true));
   }
 }
 
@@ -134,14 +92,14 @@ TEST_CASE("ping, version and list over mutual TLS to the testbed's TLS host", "[
   net::io_context io;
   auto engine = tls_engine(io, h, resolve_tls_files("", "", "", h.cert_path));
 
-  auto ping = run(io, engine->ping());
+  auto ping = run_task(io, engine->ping());
   INFO(ping.status().to_string());
   REQUIRE(ping.is_ok());
   CHECK(ping->api_version >= "1.41");
-  auto version = run(io, engine->version());
+  auto version = run_task(io, engine->version());
   REQUIRE(version.is_ok());
   CHECK_FALSE(version->version.empty());
-  auto list = run(io, engine->list_containers({"rollgate.app"}));
+  auto list = run_task(io, engine->list_containers({"rollgate.app"}));
   INFO(list.status().to_string());
   CHECK(list.is_ok());
 }
@@ -152,7 +110,7 @@ TEST_CASE("a wrong CA fails the handshake with an error naming the host and tls.
   net::io_context io;
   TlsFiles files = resolve_tls_files("", "", "", h.cert_path);
   files.ca = h.wrong_ca;
-  auto ping = run(io, tls_engine(io, h, files)->ping());
+  auto ping = run_task(io, tls_engine(io, h, files)->ping());
   REQUIRE_FALSE(ping.is_ok());
   CHECK(ping.status().code() == Code::kUnavailable);
   CHECK_THAT(ping.status().message(),
@@ -165,13 +123,13 @@ TEST_CASE("the engine refuses a client certificate it did not sign, and plain HT
           "[docker][tls]") {
   const TlsHost h = tls_host(rgtest::load_testbed());
   TempDir dir;
-  std::ofstream(dir.path + "/cert.pem") << tls_testdata::kRogueCert;
-  std::ofstream(dir.path + "/key.pem") << tls_testdata::kRogueKey;
+  std::ofstream(dir.path() + "/cert.pem") << tls_testdata::kRogueCert;
+  std::ofstream(dir.path() + "/key.pem") << tls_testdata::kRogueKey;
   net::io_context io;
   TlsFiles files = resolve_tls_files("", "", "", h.cert_path);
-  files.cert = dir.path + "/cert.pem";
-  files.key = dir.path + "/key.pem";
-  auto rogue = run(io, tls_engine(io, h, files)->ping());
+  files.cert = dir.path() + "/cert.pem";
+  files.key = dir.path() + "/key.pem";
+  auto rogue = run_task(io, tls_engine(io, h, files)->ping());
   REQUIRE_FALSE(rogue.is_ok());
   CHECK(rogue.status().code() == Code::kUnavailable);
   CHECK_THAT(rogue.status().message(), Catch::StartsWith(h.name + ": "));
@@ -180,8 +138,8 @@ TEST_CASE("the engine refuses a client certificate it did not sign, and plain HT
 
   // No client certificate at all: rollgate refuses to try, naming the missing file.
   files = resolve_tls_files("", "", "", h.cert_path);
-  files.cert = dir.path + "/absent.pem";
-  auto missing = run(io, tls_engine(io, h, files)->ping());
+  files.cert = dir.path() + "/absent.pem";
+  auto missing = run_task(io, tls_engine(io, h, files)->ping());
   REQUIRE_FALSE(missing.is_ok());
   CHECK(missing.status().code() == Code::kInvalidArgument);
   CHECK_THAT(missing.status().message(), Catch::StartsWith(h.name + ": TLS: cannot use tls.cert"));
@@ -189,7 +147,7 @@ TEST_CASE("the engine refuses a client certificate it did not sign, and plain HT
   // Plain HTTP to the TLS port: dockerd answers 400, and the message says why.
   auto plain_ep = parse_endpoint(h.engine);
   REQUIRE(plain_ep.is_ok());
-  auto plain = run(io, make_http_engine(io, h.name, *plain_ep)->ping());
+  auto plain = run_task(io, make_http_engine(io, h.name, *plain_ep)->ping());
   REQUIRE_FALSE(plain.is_ok());
   CHECK_THAT(plain.status().message(), Catch::Contains("HTTPS"));
 }
@@ -221,18 +179,18 @@ TEST_CASE("registry credentials never appear in rollgate's output or state", "[d
   const std::string config_password = "Config-Pa55word-" + std::to_string(::getpid());
 
   TempDir home;
-  std::filesystem::create_directories(home.path + "/docker");
-  std::ofstream(home.path + "/docker/config.json") << nlohmann::json{
+  std::filesystem::create_directories(home.path() + "/docker");
+  std::ofstream(home.path() + "/docker/config.json") << nlohmann::json{
       {"auths",
        {{tb.registry(), {{"auth", b64("cfg-user:" + config_password)}}},
         {"other.example:5000",
          {{"username", "u2"},
           {"password", config_password}}}}}}.dump();
-  ScopedEnv docker_config("DOCKER_CONFIG", home.path + "/docker");
+  ScopedEnv docker_config("DOCKER_CONFIG", home.path() + "/docker");
   ScopedEnv env_auth("RG_ITEST_REGISTRY_AUTH", "deployer:" + env_password);
-  ScopedEnv state("ROLLGATE_STATE_DIR", home.path + "/state");
-  ScopedEnv xdg("XDG_STATE_HOME", home.path + "/xdg");
-  ScopedEnv home_env("HOME", home.path);
+  ScopedEnv state("ROLLGATE_STATE_DIR", home.path() + "/state");
+  ScopedEnv xdg("XDG_STATE_HOME", home.path() + "/xdg");
+  ScopedEnv home_env("HOME", home.path());
 
   rgtest::TempManifest m("app: " + app + "\nimage: " + tb.image() +
                          ":v1\nregistry_auth: {env: RG_ITEST_REGISTRY_AUTH}\nhosts:\n"
@@ -272,7 +230,7 @@ TEST_CASE("registry credentials never appear in rollgate's output or state", "[d
   }
   // Everything rollgate wrote under the temporary home and state directories (the journal).
   int files = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(home.path)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(home.path())) {
     if (!entry.is_regular_file() || entry.path().filename() == "config.json") {
       continue;
     }

@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 extern char** environ;
 
 namespace {
@@ -51,26 +53,7 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-// A directory for one test's files, removed with them at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string name = "/tmp/rollgate-load-test-XXXXXX";
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path_ = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using orch::testing::TempDir;
 
 struct Finished {
   int exit_code = -1;  // 128+N when killed by signal N

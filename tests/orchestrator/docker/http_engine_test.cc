@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/run_task.h"
+
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -233,18 +235,7 @@ struct UnixFixture {
   // Runs `task` on the io_context until it completes; the server's pending work is abandoned.
   template <class T>
   T run(Task<T> task) {
-    std::optional<T> out;
-    net::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-      if (e) {
-        std::rethrow_exception(e);
-      }
-      out.emplace(std::move(value));
-      io.stop();
-    });
-    io.restart();
-    io.run();
-    REQUIRE(out.has_value());
-    return std::move(*out);
+    return orch::testing::run_task(io, std::move(task));
   }
 
   net::io_context io;

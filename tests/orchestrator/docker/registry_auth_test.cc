@@ -3,17 +3,19 @@
 #include "orchestrator/docker/registry_auth.h"
 
 #include <openssl/evp.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/scoped_env.h"
+#include "tests/support/temp_dir.h"
+
 using orch::Code;
 using namespace orch::docker;
+using orch::testing::ScopedEnv;
 
 namespace {
 
@@ -47,29 +49,6 @@ nlohmann::json decode_header(std::string s) {
   }
   return nlohmann::json::parse(out);
 }
-
-// Sets an environment variable for the scope of a test, restoring the old value after.
-struct ScopedEnv {
-  ScopedEnv(std::string name, const char* value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) {
-      old_ = old;
-    }
-    if (value != nullptr) {
-      ::setenv(name_.c_str(), value, 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 }  // namespace
 
@@ -170,9 +149,8 @@ TEST_CASE("environment credentials: user:password or JSON - errors hide the valu
 
 TEST_CASE("load_registry_auth: the env credential wins for the image's registry",
           "[registry_auth]") {
-  char tmpl[] = "/tmp/rg-auth-test-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
+  orch::testing::TempDir config_dir("rg-auth-test-", "/tmp");
+  const std::string& dir = config_dir.path();
   std::ofstream(dir + "/config.json")
       << nlohmann::json{{"auths",
                          {{"10.0.0.1:5000", {{"auth", b64("from-config:pw1")}}},
@@ -198,5 +176,4 @@ TEST_CASE("load_registry_auth: the env credential wins for the image's registry"
     CHECK_THAT(auth.status().message(),
                Catch::Contains("environment variable RG_TEST_REGISTRY_AUTH is not set"));
   }
-  std::filesystem::remove_all(dir);
 }

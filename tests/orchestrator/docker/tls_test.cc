@@ -4,7 +4,6 @@
 // against the test CA) that answers every request with a small JSON reply and records the
 // client certificate's common name. Certificates come from tls_testdata.h and are written to a
 // temporary directory, since the engine takes file paths as the manifest does.
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -19,14 +18,15 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <fstream>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "orchestrator/docker/http_engine.h"
 #include "tests/orchestrator/docker/tls_testdata.h"
+#include "tests/support/run_task.h"
+#include "tests/support/scoped_env.h"
+#include "tests/support/temp_dir.h"
 
 namespace net = boost::asio;
 namespace ssl = net::ssl;
@@ -36,6 +36,7 @@ using orch::Code;
 using orch::Result;
 using orch::Status;
 using orch::Task;
+using orch::testing::run_task;
 using namespace orch::docker;
 
 namespace {
@@ -43,11 +44,8 @@ namespace {
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 
 // A directory of PEM files, removed at the end of the test.
-struct CertDir {
-  CertDir() {
-    char tmpl[] = "/tmp/rg-tls-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
+struct CertDir : orch::testing::TempDir {
+  CertDir() : TempDir("rg-tls-test-", "/tmp") {
     write("ca.pem", tls_testdata::kCa);
     write("wrong-ca.pem", tls_testdata::kWrongCa);
     write("cert.pem", tls_testdata::kClientCert);
@@ -55,13 +53,7 @@ struct CertDir {
     write("rogue-cert.pem", tls_testdata::kRogueCert);
     write("rogue-key.pem", tls_testdata::kRogueKey);
   }
-  ~CertDir() { std::filesystem::remove_all(path); }
-  void write(const std::string& name, const char* text) const {
-    std::ofstream(path + "/" + name) << text;
-  }
-  std::string file(const std::string& name) const { return path + "/" + name; }
   TlsFiles good() const { return TlsFiles{file("ca.pem"), file("cert.pem"), file("key.pem")}; }
-  std::string path;
 };
 
 class TlsDockerd {
@@ -136,22 +128,6 @@ class TlsDockerd {
   net::ip::tcp::acceptor acceptor_;
 };
 
-template <class T>
-T run(net::io_context& io, Task<T> task) {
-  std::optional<T> out;
-  net::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-    if (e) {
-      std::rethrow_exception(e);
-    }
-    out.emplace(std::move(value));
-    io.stop();
-  });
-  io.restart();
-  io.run();
-  REQUIRE(out.has_value());
-  return std::move(*out);
-}
-
 Endpoint tls_endpoint(uint16_t port, TlsFiles files, const std::string& host = "127.0.0.1") {
   auto ep = parse_endpoint("tcp://" + host + ":" + std::to_string(port));
   REQUIRE(ep.is_ok());
@@ -167,14 +143,14 @@ TEST_CASE("ping, version and list over mutual TLS", "[tls]") {
   TlsDockerd server(io, tls_testdata::kServerCert, tls_testdata::kServerKey);
   auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), certs.good()));
 
-  auto ping = run(io, engine->ping());
+  auto ping = run_task(io, engine->ping());
   INFO(ping.status().to_string());
   REQUIRE(ping.is_ok());
   CHECK(ping->api_version == "1.41");
-  auto version = run(io, engine->version());
+  auto version = run_task(io, engine->version());
   REQUIRE(version.is_ok());
   CHECK(version->version == "20.10.24");
-  auto list = run(io, engine->list_containers({"rollgate.app=web"}));
+  auto list = run_task(io, engine->list_containers({"rollgate.app=web"}));
   REQUIRE(list.is_ok());
   REQUIRE(list->size() == 1);
   CHECK((*list)[0].name == "web");
@@ -191,7 +167,7 @@ TEST_CASE("a DNS name in the certificate is verified too (SNI + name check)", "[
   TlsDockerd server(io, tls_testdata::kServerCert, tls_testdata::kServerKey);
   auto engine =
       make_http_engine(io, "h-tls", tls_endpoint(server.port(), certs.good(), "localhost"));
-  auto ping = run(io, engine->ping());
+  auto ping = run_task(io, engine->ping());
   INFO(ping.status().to_string());
   CHECK(ping.is_ok());
 }
@@ -203,7 +179,7 @@ TEST_CASE("an engine certificate from another CA fails the handshake: check tls.
   TlsFiles files = certs.good();
   files.ca = certs.file("wrong-ca.pem");
   auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), files));
-  auto ping = run(io, engine->ping());
+  auto ping = run_task(io, engine->ping());
   REQUIRE_FALSE(ping.is_ok());
   CHECK(ping.status().code() == Code::kUnavailable);
   const std::string m = ping.status().message();
@@ -219,7 +195,7 @@ TEST_CASE("an engine certificate for another name fails: the name is checked", "
   net::io_context io;
   TlsDockerd server(io, tls_testdata::kOtherCert, tls_testdata::kOtherKey);
   auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), certs.good()));
-  auto ping = run(io, engine->ping());
+  auto ping = run_task(io, engine->ping());
   REQUIRE_FALSE(ping.is_ok());
   CHECK_THAT(ping.status().message(), Catch::Contains("IP address mismatch"));
   CHECK_THAT(ping.status().message(), Catch::Contains("does not name 127.0.0.1"));
@@ -234,7 +210,7 @@ TEST_CASE("a client certificate the engine does not trust is refused, naming tls
   files.cert = certs.file("rogue-cert.pem");
   files.key = certs.file("rogue-key.pem");
   auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), files));
-  auto ping = run(io, engine->ping());
+  auto ping = run_task(io, engine->ping());
   REQUIRE_FALSE(ping.is_ok());
   CHECK(ping.status().code() == Code::kUnavailable);
   CHECK_THAT(ping.status().message(), Catch::StartsWith("h-tls: "));
@@ -269,14 +245,14 @@ TEST_CASE("missing or mismatched TLS files are invalid arguments naming the fiel
   };
   for (const Case& c : cases) {
     auto engine = make_http_engine(io, "h-tls", tls_endpoint(1, c.files));
-    auto ping = run(io, engine->ping());
+    auto ping = run_task(io, engine->ping());
     INFO(c.field);
     REQUIRE_FALSE(ping.is_ok());
     CHECK(ping.status().code() == Code::kInvalidArgument);
     CHECK_THAT(ping.status().message(), Catch::StartsWith("h-tls: TLS: cannot use " + c.field));
     CHECK_THAT(ping.status().message(), Catch::Contains(c.why));
     // Files are loaded once: the same error comes back without re-reading.
-    auto again = run(io, engine->ping());
+    auto again = run_task(io, engine->ping());
     CHECK(again.status().message() == ping.status().message());
   }
 }
@@ -292,16 +268,11 @@ TEST_CASE("resolve_tls_files: explicit files, cert_path, DOCKER_CERT_PATH, ~/.do
   CHECK(dir.cert == "/etc/certs/cert.pem");
   CHECK(dir.key == "/etc/certs/key.pem");
 
-  const char* saved = std::getenv("DOCKER_CERT_PATH");
-  std::optional<std::string> saved_value = saved ? std::optional<std::string>(saved) : std::nullopt;
-  ::setenv("DOCKER_CERT_PATH", "/env/certs", 1);
+  orch::testing::ScopedEnv cert_path("DOCKER_CERT_PATH", "/env/certs");
   CHECK(resolve_tls_files("", "", "", "").key == "/env/certs/key.pem");
-  ::unsetenv("DOCKER_CERT_PATH");
+  cert_path.set(nullptr);
   const char* home = std::getenv("HOME");
   if (home != nullptr && *home != '\0') {
     CHECK(resolve_tls_files("", "", "", "").ca == std::string(home) + "/.docker/ca.pem");
-  }
-  if (saved_value) {
-    ::setenv("DOCKER_CERT_PATH", saved_value->c_str(), 1);
   }
 }

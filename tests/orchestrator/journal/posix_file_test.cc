@@ -12,45 +12,17 @@
 #include "orchestrator/journal/file.h"
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/replay.h"
+#include "tests/support/scoped_env.h"
+#include "tests/support/temp_dir.h"
 
 namespace orch::journal {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ScopedEnv;
+using testing::TempDir;
 
 const WallTime kT = WallTime{} + std::chrono::milliseconds(1714564800000);
-
-// A fresh directory under the system temp dir, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "rollgate-journal-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-// Restores an environment variable when the test ends.
-struct EnvGuard {
-  std::string name;
-  std::optional<std::string> saved;
-  explicit EnvGuard(std::string n) : name(std::move(n)) {
-    if (const char* v = std::getenv(name.c_str())) {
-      saved = v;
-    }
-  }
-  ~EnvGuard() {
-    if (saved) {
-      ::setenv(name.c_str(), saved->c_str(), 1);
-    } else {
-      ::unsetenv(name.c_str());
-    }
-  }
-};
 
 mode_t mode_of(const fs::path& p) {
   struct stat st {};
@@ -64,7 +36,7 @@ IntentRecord intent(int i) {
 
 TEST_CASE("PosixFile appends, reads back and truncates", "[posix]") {
   TempDir dir;
-  const std::string path = (dir.path / "f.log").string();
+  const std::string path = dir.file("f.log");
   {
     auto f = PosixFile::open(path);
     REQUIRE(f);
@@ -85,14 +57,14 @@ TEST_CASE("PosixFile appends, reads back and truncates", "[posix]") {
 
 TEST_CASE("PosixFile names the path when it cannot open", "[posix]") {
   TempDir dir;
-  auto f = PosixFile::open((dir.path / "missing" / "f.log").string());
+  auto f = PosixFile::open(dir.file("missing/f.log"));
   REQUIRE_FALSE(f);
   CHECK_THAT(f.status().message(), Catch::Contains("missing/f.log"));
 }
 
 TEST_CASE("a journal on disk survives reopen and drops a torn tail", "[posix][journal]") {
   TempDir dir;
-  const std::string path = (dir.path / "journal.log").string();
+  const std::string path = dir.file("journal.log");
   uint64_t good_size = 0;
   {
     auto j = Journal::open(path);
@@ -130,11 +102,11 @@ TEST_CASE("a journal on disk survives reopen and drops a torn tail", "[posix][jo
 
 TEST_CASE("read_records of a missing journal is empty - damage is an error", "[posix][journal]") {
   TempDir dir;
-  auto none = read_records((dir.path / "nope.log").string());
+  auto none = read_records(dir.file("nope.log"));
   REQUIRE(none);
   CHECK(none->empty());
 
-  const std::string path = (dir.path / "journal.log").string();
+  const std::string path = dir.file("journal.log");
   {
     auto j = Journal::open(path);
     REQUIRE(j);
@@ -156,7 +128,7 @@ TEST_CASE("read_records of a missing journal is empty - damage is an error", "[p
 
 TEST_CASE("open_app_journal lays out <state>/<app>/journal.log with private modes", "[posix]") {
   TempDir dir;
-  const fs::path state = dir.path / "deep" / "state";
+  const fs::path state = fs::path(dir.path()) / "deep" / "state";
   {
     auto j = open_app_journal(state.string(), "web");
     REQUIRE(j);
@@ -175,7 +147,7 @@ TEST_CASE("open_app_journal lays out <state>/<app>/journal.log with private mode
   }
   CHECK(journal_path(state.string(), "web") == (state / "web" / "journal.log").string());
   CHECK(fs::is_regular_file(state / "web" / "journal.log"));
-  CHECK(mode_of(dir.path / "deep") == 0700);
+  CHECK(mode_of(fs::path(dir.path()) / "deep") == 0700);
   CHECK(mode_of(state) == 0700);
   CHECK(mode_of(state / "web") == 0700);
 
@@ -213,7 +185,7 @@ TEST_CASE("open_app_journal lays out <state>/<app>/journal.log with private mode
 
 TEST_CASE("open_app_journal refuses a state dir that is a file", "[posix]") {
   TempDir dir;
-  const fs::path file = dir.path / "plain";
+  const fs::path file = fs::path(dir.path()) / "plain";
   std::ofstream(file) << "x";
   auto j = open_app_journal(file.string(), "web");
   REQUIRE_FALSE(j);
@@ -248,16 +220,15 @@ TEST_CASE("the state directory follows env precedence", "[state_dir]") {
     }
   }
   SECTION("default_state_dir reads the real environment") {
-    EnvGuard g1("ROLLGATE_STATE_DIR"), g2("XDG_STATE_HOME"), g3("HOME");
-    ::setenv("ROLLGATE_STATE_DIR", "/tmp/rg-state", 1);
-    ::setenv("XDG_STATE_HOME", "/tmp/xdg", 1);
-    ::setenv("HOME", "/tmp/home", 1);
+    ScopedEnv state("ROLLGATE_STATE_DIR", "/tmp/rg-state");
+    ScopedEnv xdg("XDG_STATE_HOME", "/tmp/xdg");
+    ScopedEnv home("HOME", "/tmp/home");
     CHECK(default_state_dir().value() == "/tmp/rg-state");
-    ::unsetenv("ROLLGATE_STATE_DIR");
+    state.set(nullptr);
     CHECK(default_state_dir().value() == "/tmp/xdg/rollgate");
-    ::unsetenv("XDG_STATE_HOME");
+    xdg.set(nullptr);
     CHECK(default_state_dir().value() == "/tmp/home/.local/state/rollgate");
-    ::unsetenv("HOME");
+    home.set(nullptr);
     auto none = default_state_dir();
     if (::geteuid() == 0) {
       CHECK(none.value() == "/var/lib/rollgate");

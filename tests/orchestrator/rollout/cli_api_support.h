@@ -1,14 +1,9 @@
 // Shared by the tests of the rollout APIs the CLI calls (session, revisions, fleet status, app
-// state): a real temporary state directory with a real journal, and a runner for coroutines.
+// state): a real journal in a temporary state directory (tests/support/temp_dir.h), and
+// journalled rollouts to read back.
 #pragma once
 
-#include <stdlib.h>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,40 +11,17 @@
 #include "orchestrator/journal/journal.h"
 #include "orchestrator/journal/records.h"
 #include "orchestrator/journal/replay.h"
+#include "tests/support/run_task.h"
+#include "tests/support/temp_dir.h"
 
 namespace orch::testing {
 
-// Runs one coroutine to completion on its own io_context.
-template <class T>
-T run_task(boost::asio::awaitable<T> task) {
-  boost::asio::io_context io;
-  auto f = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return f.get();
+// The journal `name` in `dir`, opened (created when missing).
+inline journal::Journal open_journal(const TempDir& dir, const std::string& name = "journal.log") {
+  auto j = journal::Journal::open(dir.file(name));
+  REQUIRE(j.is_ok());
+  return std::move(*j);
 }
-
-// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "rollgate-rollout-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  journal::Journal open_journal(const std::string& name = "journal.log") const {
-    auto j = journal::Journal::open(path + "/" + name);
-    REQUIRE(j.is_ok());
-    return std::move(*j);
-  }
-};
 
 // Journals a rollout of "web" as the controller would: its start record, a decision per
 // entry of `decisions` ("continue", "rollback", ...), and an end record when `end` is set.

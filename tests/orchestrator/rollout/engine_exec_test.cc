@@ -2,9 +2,6 @@
 // rollout::EngineExec -> FakeEngine (a container table with state). Also make_probes/to_policy.
 #include "orchestrator/rollout/engine_exec.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -12,6 +9,7 @@
 #include "orchestrator/manifest/parse.h"
 #include "orchestrator/rollout/probes.h"
 #include "tests/fakes/fake_engine.h"
+#include "tests/support/run_task.h"
 
 namespace orch::rollout {
 namespace {
@@ -20,17 +18,10 @@ using Outcome = health::ProbeResult::Outcome;
 using Catch::Matchers::StartsWith;
 using orch::testing::FakeEngine;
 using orch::testing::FakeWorld;
+using orch::testing::run_task;
 
 constexpr const char* kGood = "reg/app@sha256:good";
 constexpr const char* kBad = "reg/app@sha256:bad";
-
-template <class T>
-T run(boost::asio::awaitable<T> task) {
-  boost::asio::io_context io;
-  auto f = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return f.get();
-}
 
 struct Fleet {
   FakeWorld world;
@@ -41,7 +32,7 @@ struct Fleet {
 
 health::ProbeResult probe_once(health::Probe& probe, const std::string& host,
                                const std::string& container) {
-  return run(probe.run(health::Target{host, "127.0.0.1", container}));
+  return run_task(probe.run(health::Target{host, "127.0.0.1", container}));
 }
 
 TEST_CASE("exec probe: exit 0 in a running container passes", "[exec]") {

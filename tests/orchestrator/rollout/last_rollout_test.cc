@@ -16,11 +16,11 @@ using Next = RolloutState::Next;
 
 struct Bed {
   TempDir dir;
-  journal::Journal journal = dir.open_journal();
+  journal::Journal journal = testing::open_journal(dir);
   manifest::Manifest m;
   Bed() { m.app = "web"; }
   std::vector<journal::RolloutRecord> rollouts() {
-    return testing::replayed(dir.path + "/journal.log");
+    return testing::replayed(dir.file("journal.log"));
   }
 };
 

@@ -14,6 +14,7 @@
 #include "orchestrator/journal/records.h"
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/manual_clock.h"
+#include "tests/support/run_task.h"
 
 namespace orch::rollout {
 namespace {
@@ -23,16 +24,9 @@ using Catch::Matchers::Contains;
 using orch::testing::FakeEngine;
 using orch::testing::FakeWorld;
 using orch::testing::ManualClock;
+using orch::testing::run_task;
 
 constexpr const char* kImage = "reg/web@sha256:v1";
-
-template <class T>
-T run(boost::asio::awaitable<T> task) {
-  boost::asio::io_context io;
-  auto f = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return f.get();
-}
 
 struct Bed {
   FakeWorld world;
@@ -47,7 +41,7 @@ struct Bed {
     return LockRequest{"web", holder, rollout, lease, kImage};
   }
   Result<LockHandle> acquire(LockRequest r, std::chrono::milliseconds wait = 0ms) {
-    return run(rollout::acquire(h1, std::move(r), clock, wait));
+    return run_task(rollout::acquire(h1, std::move(r), clock, wait));
   }
   std::vector<const FakeEngine::Container*> locks() const {
     std::vector<const FakeEngine::Container*> out;
@@ -139,16 +133,16 @@ TEST_CASE("lock: acquire creates a labelled, never-started container - release r
   // Invisible to the planner, which lists rollgate.app=<app>.
   CHECK(c.labels.count("rollgate.app") == 0);
 
-  auto info = run(inspect_lock(b.h1, "web"));
+  auto info = run_task(inspect_lock(b.h1, "web"));
   REQUIRE(info.is_ok());
   CHECK(info->holder == "alice@ci-1 pid 10");
   CHECK(info->rollout == "r1");
   CHECK_FALSE(info->expired(b.clock.wall_now()));
 
-  CHECK(run(verify_lock(b.h1, *h)).is_ok());
-  REQUIRE(run(release(b.h1, *h)).is_ok());
+  CHECK(run_task(verify_lock(b.h1, *h)).is_ok());
+  REQUIRE(run_task(release(b.h1, *h)).is_ok());
   CHECK(b.locks().empty());
-  CHECK(run(inspect_lock(b.h1, "web")).status().code() == Code::kNotFound);
+  CHECK(run_task(inspect_lock(b.h1, "web")).status().code() == Code::kNotFound);
 
   // Free again: the next rollout takes it.
   CHECK(b.acquire(b.request("r2", "bob@ci-2 pid 20")).is_ok());
@@ -171,7 +165,7 @@ TEST_CASE("lock: a second acquire is a conflict naming the holder, rollout and s
   auto locks = b.locks();
   REQUIRE(locks.size() == 1);
   CHECK(locks.front()->id == first->container_id);
-  CHECK(run(verify_lock(b.h1, *first)).is_ok());
+  CHECK(run_task(verify_lock(b.h1, *first)).is_ok());
 }
 
 TEST_CASE("lock: two acquires racing on one engine: exactly one wins", "[lock]") {
@@ -212,7 +206,7 @@ TEST_CASE("lock: a waiting acquire gets the lock once the holder releases it", "
   REQUIRE(second.is_ok());
   CHECK(second->rollout_id == "r2");
   CHECK_FALSE(second->taken_over.has_value());
-  auto info = run(inspect_lock(b.h1, "web"));
+  auto info = run_task(inspect_lock(b.h1, "web"));
   REQUIRE(info.is_ok());
   CHECK(info->holder == "bob@ci-2 pid 20");
 }
@@ -240,7 +234,7 @@ TEST_CASE("lock: an expired lease is taken over, and the old holder can no longe
   REQUIRE(old.is_ok());
   b.clock.advance(61s);
 
-  auto info = run(inspect_lock(b.h1, "web"));
+  auto info = run_task(inspect_lock(b.h1, "web"));
   REQUIRE(info.is_ok());
   CHECK(info->expired(b.clock.wall_now()));
   CHECK_THAT(info->describe(b.clock.wall_now()), Contains("; lease expired"));
@@ -256,14 +250,14 @@ TEST_CASE("lock: an expired lease is taken over, and the old holder can no longe
     CHECK(b.locks().front()->id == fresh->container_id);
 
     // The old holder comes back: its release must not remove the new lock.
-    Status st = run(release(b.h1, *old));
+    Status st = run_task(release(b.h1, *old));
     CHECK(st.code() == Code::kConflict);
     CHECK_THAT(st.message(), Contains("no longer rollout r1's"));
     CHECK_THAT(st.message(), Contains("bob@ci-2 pid 20"));
-    CHECK(run(verify_lock(b.h1, *old)).code() == Code::kConflict);
+    CHECK(run_task(verify_lock(b.h1, *old)).code() == Code::kConflict);
     REQUIRE(b.locks().size() == 1);
     CHECK(b.locks().front()->id == fresh->container_id);
-    CHECK(run(release(b.h1, *fresh)).is_ok());
+    CHECK(run_task(release(b.h1, *fresh)).is_ok());
   }
   SECTION("not when takeover is off: a conflict saying the lease expired") {
     auto req = b.request("r2", "bob@ci-2 pid 20");
@@ -294,15 +288,15 @@ TEST_CASE("lock: release refuses a lock that is not its own", "[lock]") {
 
   LockHandle forged = *mine;
   forged.rollout_id = "r9";
-  CHECK(run(release(b.h1, forged)).code() == Code::kConflict);
+  CHECK(run_task(release(b.h1, forged)).code() == Code::kConflict);
   LockHandle other_id = *mine;
   other_id.container_id = "h1-c999";
-  CHECK(run(release(b.h1, other_id)).code() == Code::kConflict);
+  CHECK(run_task(release(b.h1, other_id)).code() == Code::kConflict);
   CHECK(b.locks().size() == 1);
 
   // Forced away: the holder's release says so.
-  REQUIRE(run(force_unlock(b.h1, "web")).is_ok());
-  Status gone = run(release(b.h1, *mine));
+  REQUIRE(run_task(force_unlock(b.h1, "web")).is_ok());
+  Status gone = run_task(release(b.h1, *mine));
   CHECK(gone.code() == Code::kNotFound);
   CHECK_THAT(gone.message(), Contains("forced"));
 }
@@ -312,7 +306,7 @@ TEST_CASE("lock: force unlock removes a live lock and reports who held it", "[lo
   auto held = b.acquire(b.request("r1", "alice@ci-1 pid 10"));
   REQUIRE(held.is_ok());
 
-  auto prev = run(force_unlock(b.h1, "web"));
+  auto prev = run_task(force_unlock(b.h1, "web"));
   REQUIRE(prev.is_ok());
   CHECK(prev->holder == "alice@ci-1 pid 10");
   CHECK(prev->rollout == "r1");
@@ -320,7 +314,7 @@ TEST_CASE("lock: force unlock removes a live lock and reports who held it", "[lo
   CHECK(prev->started == held->info.started);
   CHECK(b.locks().empty());
 
-  auto again = run(force_unlock(b.h1, "web"));
+  auto again = run_task(force_unlock(b.h1, "web"));
   CHECK(again.status().code() == Code::kNotFound);
   CHECK(again.status().message() == "web is not locked on h1");
 
@@ -333,7 +327,7 @@ TEST_CASE("lock: a container of the lock's name that is not a lock is left alone
   auto h = b.acquire(b.request("r1", "alice@ci-1 pid 10"));
   CHECK(h.status().code() == Code::kConflict);
   CHECK_THAT(h.status().message(), Contains("is not a rollgate lock"));
-  CHECK(run(force_unlock(b.h1, "web")).status().code() == Code::kConflict);
+  CHECK(run_task(force_unlock(b.h1, "web")).status().code() == Code::kConflict);
   CHECK(b.locks().size() == 1);
 }
 
@@ -383,13 +377,13 @@ TEST_CASE("lock: a create whose answer was lost is undone", "[lock]") {
   lossy.lose_create_answer = true;
 
   SECTION("the lock it made is removed") {
-    auto h = run(acquire(lossy, b.request("r1", "alice@ci-1 pid 10"), b.clock, 0ms));
+    auto h = run_task(acquire(lossy, b.request("r1", "alice@ci-1 pid 10"), b.clock, 0ms));
     CHECK(h.status().code() == Code::kTimeout);
     CHECK(b.locks().empty());
   }
   SECTION("when the engine is gone too, the message says how to clean up") {
     lossy.down_after_lost_create = true;
-    auto h = run(acquire(lossy, b.request("r1", "alice@ci-1 pid 10"), b.clock, 0ms));
+    auto h = run_task(acquire(lossy, b.request("r1", "alice@ci-1 pid 10"), b.clock, 0ms));
     CHECK(h.status().code() == Code::kTimeout);
     CHECK_THAT(h.status().message(), Contains("rollgate unlock --force"));
   }
@@ -400,7 +394,7 @@ TEST_CASE("lock: lock_image prefers an image the app already has on the host", "
   b.world.registry["reg/web:v2"] = "sha256:v2";
   SECTION("a host with the app: its image id, no pull") {
     b.h1.seed("web", kImage, 1, "web");
-    auto img = run(lock_image(b.h1, "web", "reg/web@sha256:v2"));
+    auto img = run_task(lock_image(b.h1, "web", "reg/web@sha256:v2"));
     REQUIRE(img.is_ok());
     CHECK(*img == FakeEngine::image_id(kImage));
     // The engine accepts it for a create.
@@ -410,13 +404,13 @@ TEST_CASE("lock: lock_image prefers an image the app already has on the host", "
     CHECK(b.acquire(req).is_ok());
   }
   SECTION("a first deploy: the fallback, pulled there") {
-    auto img = run(lock_image(b.h1, "web", "reg/web@sha256:v2"));
+    auto img = run_task(lock_image(b.h1, "web", "reg/web@sha256:v2"));
     REQUIRE(img.is_ok());
     CHECK(*img == "reg/web@sha256:v2");
     CHECK(b.h1.images.count("reg/web@sha256:v2") == 1);
   }
   SECTION("a pull failure names the host and the image") {
-    auto img = run(lock_image(b.h1, "web", "reg/web@sha256:nope"));
+    auto img = run_task(lock_image(b.h1, "web", "reg/web@sha256:nope"));
     CHECK_FALSE(img.is_ok());
     CHECK_THAT(img.status().message(), Contains("h1: pull reg/web@sha256:nope for the lock"));
   }
@@ -521,7 +515,7 @@ TEST_CASE("lock: a name reserved by a racing create is waited out, then names it
 
   SECTION("registered after a few polls: a conflict naming the racing holder") {
     ReservingEngine engine(b.h1, other, 3);
-    auto h = run(acquire(engine, b.request("r2", "bob@ci-2 pid 20"), b.clock, 0ms));
+    auto h = run_task(acquire(engine, b.request("r2", "bob@ci-2 pid 20"), b.clock, 0ms));
     CHECK(h.status().code() == Code::kConflict);
     CHECK_THAT(h.status().message(), Contains("held by alice@ci-1 pid 10, rollout r1"));
     REQUIRE(b.locks().size() == 1);
@@ -529,7 +523,7 @@ TEST_CASE("lock: a name reserved by a racing create is waited out, then names it
   }
   SECTION("never registered: a conflict after a bounded wait, no lock made") {
     ReservingEngine engine(b.h1, other, 1000);
-    auto h = run(acquire(engine, b.request("r2", "bob@ci-2 pid 20"), b.clock, 0ms));
+    auto h = run_task(acquire(engine, b.request("r2", "bob@ci-2 pid 20"), b.clock, 0ms));
     CHECK(h.status().code() == Code::kConflict);
     CHECK_THAT(h.status().message(), Contains("is in use but shows no such container"));
     CHECK(b.locks().empty());

@@ -10,53 +10,32 @@
 #include <regex>
 
 #include "orchestrator/journal/journal.h"
-#include "tests/fakes/fake_engine.h"
-#include "tests/fakes/manual_clock.h"
 #include "tests/fakes/mem_file.h"
+#include "tests/support/fleet_fixture.h"
 
 namespace orch::rollout {
 namespace {
 
-using testing::FakeEngine;
-using testing::FakeWorld;
+using testing::kBad;
+using testing::kRepo;
+using testing::kV1;
+using testing::kV2;
 
-const std::string kRepo = "reg:5000/demo";
-const std::string kV1 = "sha256:" + std::string(64, '1');
-const std::string kV2 = "sha256:" + std::string(64, '2');
-const std::string kBad = "sha256:" + std::string(64, 'b');
-
-struct Fleet {
-  Fleet() {
+// Three hosts, each running v1; the registry knows v2 and bad (unhealthy).
+struct Fleet : testing::FakeFleet {
+  Fleet() : FakeFleet(3) {
     world.registry = {{kRepo + ":v2", kV2}, {kRepo + ":bad", kBad}};
     world.unhealthy_digests = {kBad};
-    world.clock = &clock;
-    m.app = "web";
-    m.container.ports = {{8080, 8080, "tcp"}};
-    m.health.http = manifest::HttpCheck{8080, "/health", {200}};
-    m.health.interval = std::chrono::milliseconds(500);
-    m.health.healthy_threshold = 2;
     m.health.healthy_deadline = std::chrono::seconds(5);
-    for (int i = 1; i <= 3; ++i) {
-      std::string name = "h" + std::to_string(i);
-      engines.push_back(std::make_unique<FakeEngine>(world, name));
-      m.hosts.push_back(manifest::Host{name, "tcp://" + name + ":2375", name});
-      engines.back()->seed("web", kRepo + "@" + kV1, 1, "web", "running",
-                           {{8080, 8080, "tcp", ""}});
+    for (auto& e : engines) {
+      e->seed("web", kRepo + "@" + kV1, 1, "web", "running", {{8080, 8080, "tcp", ""}});
     }
   }
 
   // Runs apply; a Killed engine call ends it like kill -9 (nothing after it runs).
   std::optional<Outcome> run(ApplyOptions options, journal::Journal& j) {
-    std::vector<HostBinding> bindings;
-    std::map<std::string, FakeEngine*> by_name;
-    for (auto& e : engines) {
-      bindings.push_back(HostBinding{e->host_name(), e->host_name(), e.get()});
-      by_name[e->host_name()] = e.get();
-    }
-    std::vector<std::unique_ptr<health::Probe>> probes;
-    probes.push_back(std::make_unique<testing::FakeAppProbe>(world, by_name));
     RecordingSink events;
-    Controller c(m, std::move(bindings), std::move(probes), clock, events, nullptr, &j);
+    Controller c(m, bindings(), app_probes(), clock, events, nullptr, &j);
     std::optional<Outcome> out;
     boost::asio::io_context io;
     boost::asio::co_spawn(
@@ -79,11 +58,6 @@ struct Fleet {
     }
     return n;
   }
-
-  FakeWorld world;
-  std::vector<std::unique_ptr<FakeEngine>> engines;
-  manifest::Manifest m;
-  testing::ManualClock clock;
 };
 
 ApplyOptions fresh(const std::string& tag) {

@@ -24,7 +24,7 @@ struct Bed {
   FakeEngine h2{world, "h2"};
   manifest::Manifest m;
   TempDir dir;
-  journal::Journal journal = dir.open_journal();
+  journal::Journal journal = testing::open_journal(dir);
   Bed() {
     m.app = "web";
     m.image = "reg/web:v9";
@@ -42,7 +42,7 @@ struct Bed {
   std::vector<HostBinding> bindings() { return {{"h1", "h1", &h1}, {"h2", "h2", &h2}}; }
   Result<RollbackChoice> choose(int to_revision) {
     return run_task(
-        choose_rollback(m, bindings(), testing::replayed(dir.path + "/journal.log"), to_revision));
+        choose_rollback(m, bindings(), testing::replayed(dir.file("journal.log")), to_revision));
   }
 };
 

@@ -23,6 +23,7 @@
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/fake_router.h"
 #include "tests/fakes/manual_clock.h"
+#include "tests/support/fleet_fixture.h"
 
 namespace orch::rollout::test {
 
@@ -31,10 +32,10 @@ using testing::FakeEngine;
 using testing::FakeRouter;
 using testing::FakeWorld;
 
-inline const std::string kRepo = "reg:5000/demo";
-inline const std::string kV1 = "sha256:" + std::string(64, '1');
-inline const std::string kV2 = "sha256:" + std::string(64, '2');
-inline const std::string kBad = "sha256:" + std::string(64, 'b');
+using testing::kBad;
+using testing::kRepo;
+using testing::kV1;
+using testing::kV2;
 inline constexpr uint16_t kBluePort = 8080;
 inline constexpr uint16_t kGreenPort = 8081;
 
@@ -60,18 +61,11 @@ class PortProbe final : public health::Probe {
   RouterFleet& fleet_;
 };
 
-class RouterFleet {
+class RouterFleet : public testing::FakeFleet {
  public:
-  RouterFleet(int n, Mode mode, int batch = 1) : mode_(mode) {
+  RouterFleet(int n, Mode mode, int batch = 1) : FakeFleet(n, kBluePort, 80), mode_(mode) {
     world.registry = {{kRepo + ":v1", kV1}, {kRepo + ":v2", kV2}, {kRepo + ":bad", kBad}};
     world.unhealthy_digests = {kBad};
-    world.clock = &clock;
-    m.app = "web";
-    m.container.ports = {{kBluePort, 80, "tcp"}};
-    m.health.http = manifest::HttpCheck{kBluePort, "/health", {200}};
-    m.health.interval = std::chrono::milliseconds(500);
-    m.health.healthy_threshold = 2;
-    m.health.healthy_deadline = std::chrono::seconds(10);
     m.strategy.batch_size.value = batch;
     if (mode == Mode::kBlueGreen) {
       m.strategy.type = "blue-green";
@@ -83,10 +77,8 @@ class RouterFleet {
     }
     m.router = manifest::Router{};
     m.router->command = manifest::CommandRouter{{"/bin/true"}};
-    for (int i = 1; i <= n; ++i) {
-      const std::string name = "h" + std::to_string(i);
-      engines.push_back(std::make_unique<FakeEngine>(world, name));
-      m.hosts.push_back(manifest::Host{name, "tcp://" + name + ":2375", name});
+    for (const auto& host : m.hosts) {
+      const std::string& name = host.name;
       if (mode == Mode::kStopFirst) {
         router.add_entry(name, std::nullopt, FakeRouter::State::kReady, kBluePort);
       } else if (mode == Mode::kStartFirst) {
@@ -219,10 +211,6 @@ class RouterFleet {
     return violations.empty() ? "invariants held" : out;
   }
 
-  FakeWorld world;
-  std::vector<std::unique_ptr<FakeEngine>> engines;
-  manifest::Manifest m;
-  testing::ManualClock clock;
   RecordingSink events;
   FakeRouter router;
   std::vector<ProbeSeen> probes;
@@ -238,13 +226,9 @@ class RouterFleet {
   // Runs `body` (Controller& -> Task<Outcome>) with a controller on this fleet and its router.
   template <class F>
   Outcome run(F body) {
-    std::vector<HostBinding> bindings;
-    for (auto& e : engines) {
-      bindings.push_back(HostBinding{e->host_name(), e->host_name(), e.get()});
-    }
     std::vector<std::unique_ptr<health::Probe>> list;
     list.push_back(std::make_unique<PortProbe>(*this));
-    Controller c(m, std::move(bindings), std::move(list), clock, events, nullptr, journal);
+    Controller c(m, bindings(), std::move(list), clock, events, nullptr, journal);
     c.set_router(&router);
     Outcome out;
     killed = false;

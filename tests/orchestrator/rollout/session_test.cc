@@ -27,7 +27,7 @@ struct Bed {
   FakeEngine h1{world, "h1"};
   ManualClock clock;
   TempDir dir;
-  journal::Journal journal = dir.open_journal();
+  journal::Journal journal = testing::open_journal(dir);
   Bed() {
     world.clock = &clock;
     world.registry = {{"reg/web:v1", "sha256:v1"}};
@@ -45,7 +45,7 @@ struct Bed {
   }
   std::vector<journal::LockTakeoverRecord> takeovers() {
     std::vector<journal::LockTakeoverRecord> out;
-    for (const auto& r : testing::replayed(dir.path + "/journal.log")) {
+    for (const auto& r : testing::replayed(dir.file("journal.log"))) {
       out.insert(out.end(), r.takeovers.begin(), r.takeovers.end());
     }
     return out;

@@ -10,6 +10,7 @@
 
 #include "orchestrator/router/router.h"
 #include "tests/orchestrator/router/router_test_support.h"
+#include "tests/support/scoped_env.h"
 
 namespace orch::router {
 namespace {
@@ -313,16 +314,13 @@ TEST_CASE("command router: a program that cannot run is a clear error", "[router
 
 TEST_CASE("command router: rollgate's own ROLLGATE_ variables do not leak", "[router][command]") {
   TempDir dir;
-  ::setenv("ROLLGATE_FOO", "leaked", 1);
-  ::setenv("ROLLGATE_COLOUR", "purple", 1);
-  ::setenv("RG_ROUTER_TEST_VISIBLE", "yes", 1);
+  orch::testing::ScopedEnv foo("ROLLGATE_FOO", "leaked");
+  orch::testing::ScopedEnv colour("ROLLGATE_COLOUR", "purple");
+  orch::testing::ScopedEnv visible("RG_ROUTER_TEST_VISIBLE", "yes");
   auto m =
       manifest_with(list(script(dir, "echo \"$RG_ROUTER_TEST_VISIBLE\" > " + dir.file("visible"))));
   SystemClock clock;
   auto st = run_task(make_router(m, clock)->check({}));
-  ::unsetenv("ROLLGATE_FOO");
-  ::unsetenv("ROLLGATE_COLOUR");
-  ::unsetenv("RG_ROUTER_TEST_VISIBLE");
   REQUIRE(st);
   CHECK(dir.read("check.env") == "ROLLGATE_ACTION=check\nROLLGATE_APP=web\nROLLGATE_HOSTS=h1 h2\n");
   CHECK(dir.read("visible") == "yes\n");  // the rest of the environment is passed on
