@@ -1,6 +1,7 @@
-// http_framing_fuzz: a raw HTTP response read the way HttpEngine::exchange reads one.
+// http_framing_fuzz: a raw HTTP response read the way docker::exchange (http_exchange.cc)
+// reads one.
 //
-// http_engine.cc parses responses inside a coroutine over a socket, so there is no pure
+// http_exchange.cc parses responses inside a coroutine over a socket, so there is no pure
 // function to call. This harness repeats exchange()'s read sequence with the same Beast calls,
 // synchronously, over a stream that hands out the input in slices: a
 // response_parser<string_body> with the same body limits (64 MiB for ordinary calls, none for a
@@ -36,7 +37,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-// The limit HttpEngine sets for every reply that is not a streamed pull (http_engine.cc).
+// The limit exchange() sets for every reply that is not a streamed pull (http_exchange.cc).
 constexpr uint64_t kMaxBody = 64ull << 20;
 
 void check(bool ok) {

@@ -1,6 +1,7 @@
 // Compact, human-readable spellings used in health reasons ("2s", "1.5s", "250ms").
 //
-// Local to the health module so that it depends on nothing in orchestrator/. Pure.
+// The program's one duration spelling: orch::format_duration (orchestrator/core/duration.h)
+// calls this, since the health module may depend on nothing in orchestrator/. Pure.
 #pragma once
 
 #include <string>

@@ -57,7 +57,8 @@ bool connect(App& app) {
     if (h.tls) {
       ep->tls = docker::resolve_tls_files(h.tls->ca, h.tls->cert, h.tls->key, h.tls->cert_path);
     }
-    fleet->engines.push_back(docker::make_http_engine(fleet->io, h.name, *ep, options));
+    fleet->engines.push_back(
+        docker::make_http_engine(fleet->io, fleet->clock, h.name, *ep, options));
     fleet->bindings.push_back(rollout::HostBinding{h.name, h.address, fleet->engines.back().get()});
   }
   if (m.router) {

@@ -1,10 +1,10 @@
 #include "orchestrator/core/duration.h"
 
-#include <fmt/format.h>
-
 #include <cctype>
 #include <cstdint>
 #include <limits>
+
+#include "healthcheck/format.h"
 
 namespace orch {
 
@@ -51,24 +51,8 @@ std::optional<Millis> parse_duration(std::string_view text) {
   return Millis(total);
 }
 
-std::string format_duration(Millis d) {
-  int64_t ms = d.count();
-  if (ms == 0) {
-    return "0s";
-  }
-  if (ms % 3600000 == 0) {
-    return fmt::format("{}h", ms / 3600000);
-  }
-  if (ms % 60000 == 0) {
-    return fmt::format("{}m", ms / 60000);
-  }
-  if (ms % 1000 == 0) {
-    return fmt::format("{}s", ms / 1000);
-  }
-  if (ms > 1000) {
-    return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
-  }
-  return fmt::format("{}ms", ms);
-}
+// One spelling for the whole program: healthcheck's, which depends on nothing, so that health
+// reasons and rollgate's own messages say durations the same way.
+std::string format_duration(Millis d) { return health::format_millis(d); }
 
 }  // namespace orch

@@ -15,7 +15,9 @@ using Millis = std::chrono::milliseconds;
 // empty strings and unknown units; the caller names the field in its error.
 std::optional<Millis> parse_duration(std::string_view text);
 
-// The shortest faithful spelling: 1500ms -> "1.5s", 60000ms -> "1m", 250ms -> "250ms".
+// The shortest faithful spelling: 1500ms -> "1.5s", 60000ms -> "1m", 250ms -> "250ms",
+// 90s -> "1m30s", 1001ms -> "1.001s". The one implementation is health::format_millis
+// (healthcheck/format.h), which the health module uses too.
 std::string format_duration(Millis d);
 
 }  // namespace orch

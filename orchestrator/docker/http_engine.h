@@ -1,24 +1,27 @@
 // HttpEngine: docker::Engine over the Engine HTTP API, with Boost.Beast.
 //
-// Transport: "unix:///path", "tcp://host:port", or "tcp://host:port" with mutual TLS when the
-// Endpoint carries TlsFiles: TLS 1.2 or newer, the engine's certificate verified against
-// TlsFiles::ca and its name (SNI + host-name check against the endpoint's host or address),
-// and rollgate's client certificate and key presented. The files are read on the first call;
-// a missing or unreadable file is kInvalidArgument naming the file and the manifest field, a
-// failed handshake kUnavailable with OpenSSL's reason and a hint (see docs/tls.md).
+// Transport (transport.h, shared with the HAProxy runtime client): "unix:///path",
+// "tcp://host:port", or "tcp://host:port" with mutual TLS when the Endpoint carries TlsFiles:
+// TLS 1.2 or newer, the engine's certificate verified against TlsFiles::ca and its name (SNI +
+// host-name check against the endpoint's host or address), and rollgate's client certificate
+// and key presented. The files are read on the first call; a missing or unreadable file is
+// kInvalidArgument naming the file and the manifest field, a failed handshake kUnavailable
+// with OpenSSL's reason and a hint (see docs/tls.md).
 // One connection per call, closed afterwards: engines are few per process and
 // calls are seconds apart, so keep-alive would buy little and cost reconnection logic.
 // API version: ping() reads the daemon's API-Version; calls are pinned to /v1.41, and an engine
 // older than 1.41 is refused with a clear error.
-// Deadlines: every call has one (Options); a pull has its own, longer deadline. A stop allows
-// the container's stop timeout plus a margin.
-// Beast and Asio stay in http_engine.cc; this header only forward-declares io_context.
+// Deadlines: every call has one (Options), measured on the injected Clock; a pull has its own,
+// longer deadline. A stop allows the container's stop timeout plus a margin. exec() waits for
+// the exit code with Clock::sleep_for.
+// Beast and Asio stay in the docker/*.cc files; this header only forward-declares io_context.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "orchestrator/core/clock.h"
 #include "orchestrator/core/status.h"
 #include "orchestrator/docker/engine.h"
 #include "orchestrator/docker/registry_auth.h"
@@ -52,7 +55,9 @@ TlsFiles resolve_tls_files(const std::string& ca, const std::string& cert, const
 // wrong and what was expected.
 Result<Endpoint> parse_endpoint(const std::string& text);
 
-std::unique_ptr<Engine> make_http_engine(boost::asio::io_context& io, std::string host_name,
-                                         Endpoint endpoint, HttpEngineOptions options = {});
+// The Clock is borrowed and must outlive the engine.
+std::unique_ptr<Engine> make_http_engine(boost::asio::io_context& io, Clock& clock,
+                                         std::string host_name, Endpoint endpoint,
+                                         HttpEngineOptions options = {});
 
 }  // namespace orch::docker

@@ -16,18 +16,27 @@
 // "green" (or nothing, when it cannot tell). Any other exit code is an error that names the
 // program and quotes the start of its output. A run is killed (its whole process group) after
 // router.timeout, or drain_timeout + timeout for wait-idle and drain.
+//
+// Time: the limit is a sleep on the injected Clock raced against the program (read its output
+// || kill after the limit). A ManualClock never really waits, so on one every run is killed at
+// once; that is how a unit test checks the kill without waiting for it. The program's exit is
+// awaited on a pidfd, an event, so reaping it needs no polling timer.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "orchestrator/core/duration.h"
@@ -49,6 +58,43 @@ struct RunResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together, at most kMaxOutput bytes
 };
+
+// Reads the program's output until every writer (the program and its children) has closed the
+// pipe, then waits for the program itself to exit (its pidfd turns readable), so that reaping
+// it afterwards does not block. Returns at most kMaxOutput bytes of output.
+Task<std::string> collect(net::posix::stream_descriptor& out,
+                          net::posix::stream_descriptor& exited) {
+  std::string output;
+  std::array<char, 4096> chunk;
+  for (;;) {
+    auto [ec, n] = co_await out.async_read_some(net::buffer(chunk), kUseTuple);
+    if (output.size() < kMaxOutput) {
+      output.append(chunk.data(), std::min(n, kMaxOutput - output.size()));
+    }
+    if (ec) {
+      break;
+    }
+  }
+  // Cancelled: the limit passed and the program was killed; run() reaps it. (Awaiting anything
+  // after a cancellation would throw, so the state is checked first.)
+  auto state = co_await net::this_coro::cancellation_state;
+  if (state.cancelled() == net::cancellation_type::none) {
+    co_await exited.async_wait(net::posix::descriptor_base::wait_read, kUseTuple);
+  }
+  co_return output;
+}
+
+// Kills the process group `pgid` once `limit` has passed on `clock`, unless the program
+// finished first (this wait is then cancelled).
+Task<void> kill_after(Clock& clock, std::chrono::milliseconds limit, pid_t pgid, bool& killed) {
+  co_await clock.sleep_for(limit);
+  auto state = co_await net::this_coro::cancellation_state;
+  if (state.cancelled() != net::cancellation_type::none) {
+    co_return;
+  }
+  killed = true;
+  ::kill(-pgid, SIGKILL);
+}
 
 std::string first_lines(const std::string& s) {
   std::string out = s.substr(0, 300);
@@ -250,41 +296,29 @@ class CommandRouter final : public Router {
           Code::kFailedPrecondition,
           fmt::format("router command {}: cannot run it: {}", run_.front(), strerror(spawned)));
     }
+    // A pidfd turns readable when the program exits. (Called through syscall(): glibc 2.36's
+    // <sys/pidfd.h> lacks extern "C", so its pidfd_open does not link from C++.)
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+      const int err = errno;
+      ::close(fds[0]);
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      co_return Status(Code::kInternal,
+                       std::string("router command: pidfd_open: ") + strerror(err));
+    }
     auto executor = co_await net::this_coro::executor;
     net::posix::stream_descriptor out(executor, fds[0]);
-    net::steady_timer deadline(executor);
-    deadline.expires_after(limit);
+    net::posix::stream_descriptor exited(executor, pidfd);
     bool timed_out = false;
-    deadline.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) {
-        timed_out = true;
-        ::kill(-pid, SIGKILL);
-      }
-    });
-    // Read until every writer (the program and its children) has closed the pipe.
-    std::string output;
-    std::array<char, 4096> chunk;
-    for (;;) {
-      auto [ec, n] = co_await out.async_read_some(net::buffer(chunk), kUseTuple);
-      if (output.size() < kMaxOutput) {
-        output.append(chunk.data(), std::min(n, kMaxOutput - output.size()));
-      }
-      if (ec) {
-        break;
-      }
+    using namespace net::experimental::awaitable_operators;
+    auto ended = co_await (collect(out, exited) || kill_after(clock_, limit, pid, timed_out));
+    if (timed_out) {
+      // Killed: wait for the exit SIGKILL causes, so that the reap below returns at once.
+      co_await exited.async_wait(net::posix::descriptor_base::wait_read, kUseTuple);
     }
-    // The pipe closed, so the program has exited or closed its output; reap it, still bounded.
     int status = 0;
-    net::steady_timer poll(executor);
-    for (;;) {
-      pid_t done = ::waitpid(pid, &status, WNOHANG);
-      if (done == pid || done < 0) {
-        break;
-      }
-      poll.expires_after(std::chrono::milliseconds(10));
-      co_await poll.async_wait(kUseTuple);
-    }
-    deadline.cancel();
+    ::waitpid(pid, &status, 0);
     if (timed_out) {
       co_return Status(Code::kTimeout,
                        fmt::format("router command {} (ROLLGATE_ACTION={}) did not finish within "
@@ -292,7 +326,7 @@ class CommandRouter final : public Router {
                                    run_.front(), vars["ROLLGATE_ACTION"], format_duration(limit)));
     }
     RunResult r;
-    r.output = std::move(output);
+    r.output = std::move(std::get<0>(ended));
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     co_return r;
   }

@@ -37,7 +37,7 @@ class HaproxyRouter final : public Router {
       : config_(*m.router->haproxy),
         strategy_(m.strategy),
         drain_timeout_(m.router->drain_timeout),
-        api_(config_.runtime_api, m.router->timeout),
+        api_(config_.runtime_api, m.router->timeout, clock),
         clock_(clock) {}
 
   std::string kind() const override { return "haproxy"; }

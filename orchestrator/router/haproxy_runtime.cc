@@ -1,30 +1,22 @@
+// RuntimeApi::send: connect through the shared Transport, write the line, read to EOF. One
+// deadline on the injected Clock covers all three, as HAProxy's non-interactive mode answers
+// once and closes.
 #include "orchestrator/router/haproxy_runtime.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <cerrno>
-#include <cstring>
-#include <sstream>
 
 #include "orchestrator/core/duration.h"
 #include "orchestrator/docker/http_engine.h"
+#include "orchestrator/docker/transport.h"
 
 namespace orch::router {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
-using net::ip::tcp;
-using net::local::stream_protocol;
 
 namespace {
 
@@ -46,8 +38,11 @@ std::string trim(std::string s) {
 // Writes the command, then reads until HAProxy closes the connection.
 template <class Stream>
 Task<Result<std::string>> exchange(Stream& stream, const std::string& line,
-                                   const std::string& where) {
+                                   const std::string& where, std::chrono::milliseconds timeout) {
   auto [wec, written] = co_await net::async_write(stream, net::buffer(line), kUseTuple);
+  if (wec == beast::error::timeout) {
+    co_return Status(Code::kTimeout, where + ": not sent within " + format_duration(timeout));
+  }
   if (wec) {
     co_return Status(Code::kUnavailable, where + ": write: " + wec.message());
   }
@@ -55,7 +50,8 @@ Task<Result<std::string>> exchange(Stream& stream, const std::string& line,
   auto buffer = net::dynamic_buffer(answer, kMaxAnswer);
   auto [rec, read] = co_await net::async_read(stream, buffer, kUseTuple);
   if (rec == beast::error::timeout) {
-    co_return Status(Code::kTimeout, where + ": no complete answer in time");
+    co_return Status(Code::kTimeout,
+                     where + ": no complete answer within " + format_duration(timeout));
   }
   if (rec && rec != net::error::eof) {
     co_return Status(Code::kUnavailable, where + ": read: " + rec.message());
@@ -65,52 +61,37 @@ Task<Result<std::string>> exchange(Stream& stream, const std::string& line,
 
 }  // namespace
 
-RuntimeApi::RuntimeApi(std::string address, std::chrono::milliseconds timeout)
-    : address_(std::move(address)), timeout_(timeout) {}
-
-Task<Result<std::string>> RuntimeApi::send(std::string command) const {
+RuntimeApi::RuntimeApi(std::string address, std::chrono::milliseconds timeout, const Clock& clock)
+    : address_(std::move(address)), timeout_(timeout), clock_(clock) {
   auto endpoint = docker::parse_endpoint(address_);
   if (!endpoint) {
-    co_return Status(Code::kInvalidArgument,
-                     "HAProxy runtime API " + address_ + ": " + endpoint.status().message());
+    address_error_ = Status(Code::kInvalidArgument,
+                            "HAProxy runtime API " + address_ + ": " + endpoint.status().message());
+    return;
   }
-  const std::string where = "HAProxy runtime API " + address_ + " (\"" + command + "\")";
-  const std::string line = command + "\n";
-  auto executor = co_await net::this_coro::executor;
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  if (endpoint->kind == docker::Endpoint::Kind::kUnix) {
-    beast::basic_stream<stream_protocol> stream(executor);
-    stream.expires_at(deadline);
-    auto [ec] = co_await stream.async_connect(stream_protocol::endpoint(endpoint->path), kUseTuple);
-    if (ec) {
-      co_return Status(Code::kUnavailable, where + ": connect: " + ec.message());
-    }
-    co_return co_await exchange(stream, line, where);
-  }
-  using namespace net::experimental::awaitable_operators;
-  tcp::resolver resolver(executor);
-  net::steady_timer timer(executor);
-  timer.expires_at(deadline);
-  auto resolved =
-      co_await (resolver.async_resolve(endpoint->host, std::to_string(endpoint->port), kUseTuple) ||
-                timer.async_wait(kUseTuple));
-  if (resolved.index() == 1) {
-    co_return Status(Code::kUnavailable, where + ": resolving " + endpoint->host + " timed out");
-  }
-  auto [rec, results] = std::get<0>(std::move(resolved));
-  if (rec) {
-    co_return Status(Code::kUnavailable, where + ": resolving: " + rec.message());
-  }
-  beast::tcp_stream stream(executor);
-  stream.expires_at(deadline);
-  auto [ec, connected] = co_await stream.async_connect(results, kUseTuple);
-  if (ec) {
-    co_return Status(Code::kUnavailable, where + ": connect: " + ec.message());
-  }
-  co_return co_await exchange(stream, line, where);
+  transport_ = std::make_unique<docker::Transport>("HAProxy runtime API", "HAProxy", *endpoint,
+                                                   clock_, timeout_);
 }
 
-Task<Status> RuntimeApi::command(std::string command) const {
+RuntimeApi::~RuntimeApi() = default;
+
+Task<Result<std::string>> RuntimeApi::send(std::string command) {
+  if (!transport_) {
+    co_return address_error_;
+  }
+  const std::string where = "HAProxy runtime API " + address_ + " (\"" + command + "\")";
+  const TimePoint deadline = clock_.now() + timeout_;
+  auto conn = co_await transport_->connect(deadline, where);
+  if (!conn) {
+    co_return conn.status();
+  }
+  (*conn)->arm(clock_, deadline);
+  const std::string line = command + "\n";
+  co_return co_await (*conn)->visit(
+      [&](auto& stream) { return exchange(stream, line, where, timeout_); });
+}
+
+Task<Status> RuntimeApi::command(std::string command) {
   auto answer = co_await send(command);
   if (!answer) {
     co_return answer.status();

@@ -4,9 +4,11 @@
 // Protocol (HAProxy management guide, "Unix Socket commands"): connect to a stats socket, write
 // one line, read until HAProxy closes the connection. "set ..." commands answer an empty line
 // on success and a message on error ("No such server.", "entry not found", ...).
+// It dials through docker::Transport, the one unix/tcp connect code; Beast stays in the .cc.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,25 +16,38 @@
 #include "orchestrator/core/clock.h"
 #include "orchestrator/core/status.h"
 
+namespace orch::docker {
+class Transport;
+}
+
 namespace orch::router {
 
 class RuntimeApi {
  public:
-  // `address`: "unix:///path" or "tcp://host:port" (validated by the manifest loader).
-  RuntimeApi(std::string address, std::chrono::milliseconds timeout);
+  // `address`: "unix:///path" or "tcp://host:port" (validated by the manifest loader). The
+  // Clock measures the timeout; it is borrowed and must outlive this.
+  RuntimeApi(std::string address, std::chrono::milliseconds timeout, const Clock& clock);
+  ~RuntimeApi();
+  RuntimeApi(const RuntimeApi&) = delete;
+  RuntimeApi& operator=(const RuntimeApi&) = delete;
 
   // Sends one command line and returns HAProxy's whole answer. Bounded by the timeout
-  // (connect, write and read together). kUnavailable when the socket cannot be reached.
-  Task<Result<std::string>> send(std::string command) const;
+  // (connect, write and read together): kTimeout when it passes, kUnavailable when the socket
+  // cannot be reached, kInvalidArgument for an address that does not parse.
+  Task<Result<std::string>> send(std::string command);
 
   // send() for commands that answer nothing on success: any text back is the error.
-  Task<Status> command(std::string command) const;
+  Task<Status> command(std::string command);
 
   const std::string& address() const { return address_; }
 
  private:
   std::string address_;
   std::chrono::milliseconds timeout_;
+  const Clock& clock_;
+  // Null when the address does not parse; send() then reports address_error_.
+  std::unique_ptr<docker::Transport> transport_;
+  Status address_error_;
 };
 
 // "show map <map>": lines "<ref> <key> <value>". The value of `key`, if the map has it.

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/core/clock.h"
 #include "orchestrator/docker/api_paths.h"
 #include "orchestrator/docker/http_engine.h"
 #include "tests/integration/testbed.h"
@@ -34,6 +35,9 @@ using orch::Task;
 using namespace orch::docker;
 
 namespace {
+
+// The engines under test measure their deadlines on the real clock.
+orch::SystemClock test_clock;
 
 const std::string kRunLabel = "rgtest.docker.run";
 
@@ -54,7 +58,7 @@ std::unique_ptr<Engine> engine_for(net::io_context& io, const rgtest::Testbed& t
   REQUIRE(ep.is_ok());
   HttpEngineOptions options;
   options.pull_timeout = 120s;
-  return make_http_engine(io, host, *ep, options);
+  return make_http_engine(io, test_clock, host, *ep, options);
 }
 
 // Removes every container this run labelled on `engine`, now and when it goes out of scope.

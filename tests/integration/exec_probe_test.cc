@@ -15,12 +15,16 @@
 #include <vector>
 
 #include "healthcheck/probe.h"
+#include "orchestrator/core/clock.h"
 #include "orchestrator/docker/http_engine.h"
 #include "orchestrator/rollout/engine_exec.h"
 #include "tests/integration/testbed.h"
 #include "tests/support/run_task.h"
 
 namespace {
+
+// The engines under test measure their deadlines on the real clock.
+orch::SystemClock test_clock;
 
 namespace net = boost::asio;
 using namespace std::chrono_literals;
@@ -63,7 +67,7 @@ TEST_CASE("exec in a real container: exit codes, output, timeout, stopped contai
   REQUIRE(ep.is_ok());
   HttpEngineOptions options;
   options.pull_timeout = 120s;
-  auto engine = make_http_engine(io, host, *ep, options);
+  auto engine = make_http_engine(io, test_clock, host, *ep, options);
 
   const std::string image = tb.image() + ":v1";
   Status pulled = run(io, engine->pull(image));

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "orchestrator/core/clock.h"
 #include "orchestrator/docker/http_engine.h"
 #include "tests/integration/testbed.h"
 #include "tests/support/run_task.h"
@@ -33,6 +34,9 @@ using orch::Task;
 using namespace orch::rollout;
 
 namespace {
+
+// The engines under test measure their deadlines on the real clock.
+orch::SystemClock test_clock;
 
 const std::string kHost = "h1";
 
@@ -49,7 +53,7 @@ std::unique_ptr<orch::docker::Engine> engine_for(net::io_context& io, const rgte
   REQUIRE(ep.is_ok());
   orch::docker::HttpEngineOptions options;
   options.pull_timeout = 120s;
-  return orch::docker::make_http_engine(io, kHost, *ep, options);
+  return orch::docker::make_http_engine(io, test_clock, kHost, *ep, options);
 }
 
 // Removes this run's lock container now and at scope exit.

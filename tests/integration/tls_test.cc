@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/core/clock.h"
 #include "orchestrator/docker/http_engine.h"
 #include "orchestrator/docker/registry_auth.h"
 #include "tests/integration/rollgate_runner.h"
@@ -34,6 +35,9 @@ using orch::testing::ScopedEnv;
 using orch::testing::TempDir;
 
 namespace {
+
+// The engines under test measure their deadlines on the real clock.
+orch::SystemClock test_clock;
 
 struct TlsHost {
   std::string name;
@@ -57,7 +61,7 @@ std::unique_ptr<Engine> tls_engine(net::io_context& io, const TlsHost& h, TlsFil
   auto ep = parse_endpoint(h.engine);
   REQUIRE(ep.is_ok());
   ep->tls = std::move(files);
-  return make_http_engine(io, h.name, *ep);
+  return make_http_engine(io, test_clock, h.name, *ep);
 }
 
 std::string b64(const std::string& in) {
@@ -75,7 +79,7 @@ void remove_app(const std::string& sock, const std::string& app) {
   Endpoint ep;
   ep.kind = Endpoint::Kind::kUnix;
   ep.path = sock;
-  auto engine = make_http_engine(io, "cleanup", ep);
+  auto engine = make_http_engine(io, test_clock, "cleanup", ep);
   auto list = run_task(io, engine->list_containers({"rollgate.app=" + app}));
   if (!list) {
     return;
@@ -147,7 +151,7 @@ TEST_CASE("the engine refuses a client certificate it did not sign, and plain HT
   // Plain HTTP to the TLS port: dockerd answers 400, and the message says why.
   auto plain_ep = parse_endpoint(h.engine);
   REQUIRE(plain_ep.is_ok());
-  auto plain = run_task(io, make_http_engine(io, h.name, *plain_ep)->ping());
+  auto plain = run_task(io, make_http_engine(io, test_clock, h.name, *plain_ep)->ping());
   REQUIRE_FALSE(plain.is_ok());
   CHECK_THAT(plain.status().message(), Catch::Contains("HTTPS"));
 }

@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/core/clock.h"
+#include "tests/fakes/manual_clock.h"
 #include "tests/support/run_task.h"
 
 namespace net = boost::asio;
@@ -46,6 +48,9 @@ using orch::Task;
 using namespace orch::docker;
 
 namespace {
+
+// The engines under test measure their deadlines on the real clock.
+orch::SystemClock test_clock;
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 
@@ -223,13 +228,13 @@ struct SocketPath {
 };
 
 struct UnixFixture {
-  explicit UnixFixture(Route route, HttpEngineOptions options = {})
+  explicit UnixFixture(Route route, HttpEngineOptions options = {}, orch::Clock& clock = test_clock)
       : server(io, net::local::stream_protocol::endpoint(sock.path), std::move(route)) {
     server.start();
     Endpoint ep;
     ep.kind = Endpoint::Kind::kUnix;
     ep.path = sock.path;
-    engine = make_http_engine(io, "h1", ep, options);
+    engine = make_http_engine(io, clock, "h1", ep, options);
   }
 
   // Runs `task` on the io_context until it completes; the server's pending work is abandoned.
@@ -523,7 +528,7 @@ TEST_CASE("a missing socket is unavailable, naming the endpoint", "[http_engine]
   Endpoint ep;
   ep.kind = Endpoint::Kind::kUnix;
   ep.path = "/tmp/rg-docker-test-does-not-exist.sock";
-  auto engine = make_http_engine(io, "h3", ep);
+  auto engine = make_http_engine(io, test_clock, "h3", ep);
   std::optional<Result<PingInfo>> out;
   net::co_spawn(io, engine->ping(),
                 [&](std::exception_ptr, Result<PingInfo> r) { out.emplace(r); });
@@ -548,7 +553,7 @@ TEST_CASE("tcp endpoints connect - a closed port is unavailable", "[http_engine]
   ep.kind = Endpoint::Kind::kTcp;
   ep.host = "127.0.0.1";
   ep.port = server.local_endpoint().port();
-  auto engine = make_http_engine(io, "h2", ep);
+  auto engine = make_http_engine(io, test_clock, "h2", ep);
 
   // A port that was free a moment ago: bind, read the number, close.
   uint16_t closed_port = 0;
@@ -558,7 +563,7 @@ TEST_CASE("tcp endpoints connect - a closed port is unavailable", "[http_engine]
   }
   Endpoint closed = ep;
   closed.port = closed_port;
-  auto refused = make_http_engine(io, "h4", closed);
+  auto refused = make_http_engine(io, test_clock, "h4", closed);
 
   std::optional<Result<VersionInfo>> good;
   std::optional<Result<VersionInfo>> bad;
@@ -591,7 +596,7 @@ TEST_CASE("a TLS endpoint whose files are missing fails before connecting", "[ht
   auto ep = parse_endpoint("tcp://127.0.0.1:2376");
   REQUIRE(ep.is_ok());
   ep->tls = TlsFiles{"/nonexistent/ca.pem", "/nonexistent/cert.pem", "/nonexistent/key.pem"};
-  auto engine = make_http_engine(io, "h5", *ep);
+  auto engine = make_http_engine(io, test_clock, "h5", *ep);
   std::optional<Status> out;
   net::co_spawn(io, engine->start_container("web"), [&](std::exception_ptr, Status s) { out = s; });
   io.run();
@@ -670,3 +675,59 @@ TEST_CASE("distribution and pull send X-Registry-Auth for the image's registry",
   CHECK_THAT(denied.status().message(), !Catch::Contains(kSecret));
   CHECK_THAT(denied.status().message(), !Catch::Contains(*f.server.seen[4].registry_auth));
 }
+
+namespace {
+
+// --- exec -----------------------------------------------------------------------------------
+
+// A fake engine's exec endpoints for exec "e1" in container "web": the attached start answers
+// `output` as one stdout frame; inspect answers Running until `running_for` inspections passed,
+// then exit code 7 (never, when running_for < 0).
+Route exec_route(const std::string& output, int running_for, int& inspections) {
+  return [&inspections, output, running_for](const Seen& s) -> std::optional<Pieces> {
+    if (s.method == "POST" && s.target == "/v1.41/containers/web/exec") {
+      return respond(201, R"({"Id":"e1"})");
+    }
+    if (s.method == "POST" && s.target == "/v1.41/exec/e1/start") {
+      std::string frame("\x01\0\0\0\0\0\0", 7);
+      frame.push_back(static_cast<char>(output.size()));
+      return respond(200, frame + output);
+    }
+    if (s.method == "GET" && s.target == "/v1.41/exec/e1/json") {
+      ++inspections;
+      const bool running = running_for < 0 || inspections <= running_for;
+      return respond(200, running ? R"({"Running":true,"ExitCode":null})"
+                                  : R"({"Running":false,"ExitCode":7})");
+    }
+    return respond(404, R"({"message":"no such route"})");
+  };
+}
+
+TEST_CASE("exec polls for the exit code on the injected clock", "[http_engine][exec]") {
+  orch::testing::ManualClock clock;
+  int inspections = 0;
+  UnixFixture f(exec_route("ok\n", 2, inspections), {}, clock);
+  auto r = f.run(f.engine->exec("web", {"true"}, 5s));
+  INFO(r.status().message());
+  REQUIRE(r);
+  CHECK(r->exit_code == 7);
+  CHECK(r->output == "ok\n");
+  CHECK(inspections == 3);
+  CHECK(clock.slept() == 40ms);  // two pauses of 20ms between the three inspections
+}
+
+TEST_CASE("exec whose exit code never comes times out on the injected clock",
+          "[http_engine][exec]") {
+  orch::testing::ManualClock clock;
+  int inspections = 0;
+  UnixFixture f(exec_route("", -1, inspections), {}, clock);
+  auto r = f.run(f.engine->exec("web", {"sleep", "60"}, 1s));
+  REQUIRE_FALSE(r);
+  CHECK(r.status().code() == Code::kTimeout);
+  CHECK_THAT(r.status().message(), Catch::Contains("h1: exec in web: did not finish within 1s"));
+  // It stops asking once another pause would pass the deadline: 49 pauses of 20ms.
+  CHECK(clock.slept() == 980ms);
+  CHECK(inspections == 50);
+}
+
+}  // namespace

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/core/clock.h"
 #include "orchestrator/docker/http_engine.h"
 #include "tests/orchestrator/docker/tls_testdata.h"
 #include "tests/support/run_task.h"
@@ -40,6 +41,9 @@ using orch::testing::run_task;
 using namespace orch::docker;
 
 namespace {
+
+// The engines under test measure their deadlines on the real clock.
+orch::SystemClock test_clock;
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 
@@ -141,7 +145,8 @@ TEST_CASE("ping, version and list over mutual TLS", "[tls]") {
   CertDir certs;
   net::io_context io;
   TlsDockerd server(io, tls_testdata::kServerCert, tls_testdata::kServerKey);
-  auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), certs.good()));
+  auto engine =
+      make_http_engine(io, test_clock, "h-tls", tls_endpoint(server.port(), certs.good()));
 
   auto ping = run_task(io, engine->ping());
   INFO(ping.status().to_string());
@@ -165,8 +170,8 @@ TEST_CASE("a DNS name in the certificate is verified too (SNI + name check)", "[
   CertDir certs;
   net::io_context io;
   TlsDockerd server(io, tls_testdata::kServerCert, tls_testdata::kServerKey);
-  auto engine =
-      make_http_engine(io, "h-tls", tls_endpoint(server.port(), certs.good(), "localhost"));
+  auto engine = make_http_engine(io, test_clock, "h-tls",
+                                 tls_endpoint(server.port(), certs.good(), "localhost"));
   auto ping = run_task(io, engine->ping());
   INFO(ping.status().to_string());
   CHECK(ping.is_ok());
@@ -178,7 +183,7 @@ TEST_CASE("an engine certificate from another CA fails the handshake: check tls.
   TlsDockerd server(io, tls_testdata::kServerCert, tls_testdata::kServerKey);
   TlsFiles files = certs.good();
   files.ca = certs.file("wrong-ca.pem");
-  auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), files));
+  auto engine = make_http_engine(io, test_clock, "h-tls", tls_endpoint(server.port(), files));
   auto ping = run_task(io, engine->ping());
   REQUIRE_FALSE(ping.is_ok());
   CHECK(ping.status().code() == Code::kUnavailable);
@@ -194,7 +199,8 @@ TEST_CASE("an engine certificate for another name fails: the name is checked", "
   CertDir certs;
   net::io_context io;
   TlsDockerd server(io, tls_testdata::kOtherCert, tls_testdata::kOtherKey);
-  auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), certs.good()));
+  auto engine =
+      make_http_engine(io, test_clock, "h-tls", tls_endpoint(server.port(), certs.good()));
   auto ping = run_task(io, engine->ping());
   REQUIRE_FALSE(ping.is_ok());
   CHECK_THAT(ping.status().message(), Catch::Contains("IP address mismatch"));
@@ -209,7 +215,7 @@ TEST_CASE("a client certificate the engine does not trust is refused, naming tls
   TlsFiles files = certs.good();
   files.cert = certs.file("rogue-cert.pem");
   files.key = certs.file("rogue-key.pem");
-  auto engine = make_http_engine(io, "h-tls", tls_endpoint(server.port(), files));
+  auto engine = make_http_engine(io, test_clock, "h-tls", tls_endpoint(server.port(), files));
   auto ping = run_task(io, engine->ping());
   REQUIRE_FALSE(ping.is_ok());
   CHECK(ping.status().code() == Code::kUnavailable);
@@ -244,7 +250,7 @@ TEST_CASE("missing or mismatched TLS files are invalid arguments naming the fiel
       {not_pem, "tls.ca", "not a PEM CA certificate"},
   };
   for (const Case& c : cases) {
-    auto engine = make_http_engine(io, "h-tls", tls_endpoint(1, c.files));
+    auto engine = make_http_engine(io, test_clock, "h-tls", tls_endpoint(1, c.files));
     auto ping = run_task(io, engine->ping());
     INFO(c.field);
     REQUIRE_FALSE(ping.is_ok());

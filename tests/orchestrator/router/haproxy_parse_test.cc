@@ -164,5 +164,15 @@ TEST_CASE("parse_stat skips a row too short for the columns it reads", "[router]
   CHECK(rows->front().sessions == 1);
 }
 
+TEST_CASE("rewrite_map_file replaces the key's line and keeps the rest", "[router][parse]") {
+  CHECK(rewrite_map_file("web web_blue\n", "web", "web_green") == "web web_green\n");
+  CHECK(rewrite_map_file("# c\napi api_b\nweb web_blue\n\n", "web", "web_green") ==
+        "# c\napi api_b\nweb web_green\n\n");
+  CHECK(rewrite_map_file("api api_b", "web", "web_green") == "api api_b\nweb web_green\n");
+  CHECK(rewrite_map_file("", "web", "web_blue") == "web web_blue\n");
+  // A key that is only a prefix of another is not that key.
+  CHECK(rewrite_map_file("webapp x\n", "web", "y") == "webapp x\nweb y\n");
+}
+
 }  // namespace
 }  // namespace orch::router

@@ -2,6 +2,10 @@
 // real HTTP servers (cpp-httplib): one per host and colour, h1 on 127.0.0.1 and h2 on
 // 127.0.0.2, so that both hosts use the same blue and green ports as the manifest says.
 // Every router is made by make_router() from a manifest that went through the loader.
+//
+// An integration test ([docker] label, no dockerd needed): HAProxy and the apps run in real
+// time, drains wait for requests that really are in flight, and the test waits for HAProxy to
+// count them. Unit tests never sleep; these do, so they live here.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
@@ -244,7 +248,8 @@ class Lab {
 
   // Sends one command straight to the Runtime API (not through the router under test).
   std::string admin(const std::string& command) {
-    RuntimeApi api(unix_api(), 2s);
+    SystemClock clock;
+    RuntimeApi api(unix_api(), 2s, clock);
     auto answer = run_task(api.send(command));
     INFO(command);
     INFO(answer.status().message());
@@ -400,7 +405,8 @@ std::vector<std::string> two_hosts() { return {"h1", "h2"}; }
 
 // ---- blue-green ------------------------------------------------------------------------------
 
-TEST_CASE("HAProxy check passes for a config that matches the manifest", "[router][haproxy]") {
+TEST_CASE("HAProxy check passes for a config that matches the manifest",
+          "[docker][router][haproxy]") {
   Lab lab;
   const bool tcp = GENERATE(false, true);
   const std::string api = tcp ? lab.tcp_api() : lab.unix_api();
@@ -428,7 +434,7 @@ TEST_CASE("HAProxy check passes for a config that matches the manifest", "[route
   }
 }
 
-TEST_CASE("HAProxy check names every server the config lacks", "[router][haproxy]") {
+TEST_CASE("HAProxy check names every server the config lacks", "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   SECTION("blue-green") {
@@ -453,7 +459,7 @@ TEST_CASE("HAProxy check names every server the config lacks", "[router][haproxy
 }
 
 TEST_CASE("HAProxy check names a blue-green server whose port is not the colour's port",
-          "[router][haproxy]") {
+          "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   const uint16_t wrong = lab.green_port == 65535 ? lab.green_port - 1 : lab.green_port + 1;
@@ -471,7 +477,7 @@ TEST_CASE("HAProxy check names a blue-green server whose port is not the colour'
 }
 
 TEST_CASE("HAProxy check names a start-first slot whose port is not the colour's port",
-          "[router][haproxy]") {
+          "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   const uint16_t wrong = lab.green_port == 65535 ? lab.green_port - 1 : lab.green_port + 1;
@@ -485,7 +491,7 @@ TEST_CASE("HAProxy check names a start-first slot whose port is not the colour's
   CHECK_THAT(st.message(), !Contains("-blue"));
 }
 
-TEST_CASE("HAProxy check names a backend HAProxy does not have", "[router][haproxy]") {
+TEST_CASE("HAProxy check names a backend HAProxy does not have", "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   SECTION("blue-green") {
@@ -503,7 +509,7 @@ TEST_CASE("HAProxy check names a backend HAProxy does not have", "[router][hapro
   }
 }
 
-TEST_CASE("HAProxy check names a map HAProxy does not know", "[router][haproxy]") {
+TEST_CASE("HAProxy check names a map HAProxy does not know", "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   std::string yaml = lab.blue_green(lab.unix_api());
@@ -516,7 +522,7 @@ TEST_CASE("HAProxy check names a map HAProxy does not know", "[router][haproxy]"
   CHECK_THAT(st.message(), Contains("Unknown map identifier"));
 }
 
-TEST_CASE("HAProxy live_colour reads the map entry", "[router][haproxy]") {
+TEST_CASE("HAProxy live_colour reads the map entry", "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   auto m = load(lab.blue_green(lab.unix_api()));
@@ -541,7 +547,8 @@ TEST_CASE("HAProxy live_colour reads the map entry", "[router][haproxy]") {
   CHECK_THAT(live.status().message(), Contains("no entry \"web\""));
 }
 
-TEST_CASE("HAProxy switch_to flips the map and real requests follow it", "[router][haproxy]") {
+TEST_CASE("HAProxy switch_to flips the map and real requests follow it",
+          "[docker][router][haproxy]") {
   Lab lab;
   const bool tcp = GENERATE(false, true);
   const std::string api = tcp ? lab.tcp_api() : lab.unix_api();
@@ -581,7 +588,7 @@ TEST_CASE("HAProxy switch_to flips the map and real requests follow it", "[route
 }
 
 TEST_CASE("HAProxy persist_map rewrites the map file's line after the switch",
-          "[router][haproxy]") {
+          "[docker][router][haproxy]") {
   Lab lab;
   // Other entries and comments in the file stay as they are.
   {
@@ -608,17 +615,8 @@ TEST_CASE("HAProxy persist_map rewrites the map file's line after the switch",
         std::optional<std::string>("web_green"));
 }
 
-TEST_CASE("rewrite_map_file replaces the key's line and keeps the rest", "[router][parse]") {
-  CHECK(rewrite_map_file("web web_blue\n", "web", "web_green") == "web web_green\n");
-  CHECK(rewrite_map_file("# c\napi api_b\nweb web_blue\n\n", "web", "web_green") ==
-        "# c\napi api_b\nweb web_green\n\n");
-  CHECK(rewrite_map_file("api api_b", "web", "web_green") == "api api_b\nweb web_green\n");
-  CHECK(rewrite_map_file("", "web", "web_blue") == "web web_blue\n");
-  // A key that is only a prefix of another is not that key.
-  CHECK(rewrite_map_file("webapp x\n", "web", "y") == "webapp x\nweb y\n");
-}
-
-TEST_CASE("HAProxy wait_idle waits for the colour's requests in flight", "[router][haproxy]") {
+TEST_CASE("HAProxy wait_idle waits for the colour's requests in flight",
+          "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   auto m = load(lab.blue_green(lab.unix_api()));
@@ -649,7 +647,7 @@ TEST_CASE("HAProxy wait_idle waits for the colour's requests in flight", "[route
   CHECK(green->waited < 200ms);
 }
 
-TEST_CASE("HAProxy wait_idle counts each request in flight once", "[router][haproxy]") {
+TEST_CASE("HAProxy wait_idle counts each request in flight once", "[docker][router][haproxy]") {
   // web_blue's servers take one connection each (maxconn 1): of three slow requests two run and
   // one waits in the backend's queue.
   Lab lab;
@@ -671,7 +669,7 @@ TEST_CASE("HAProxy wait_idle counts each request in flight once", "[router][hapr
 
 // ---- rolling ---------------------------------------------------------------------------------
 
-TEST_CASE("HAProxy drain waits for the host's request in flight", "[router][haproxy]") {
+TEST_CASE("HAProxy drain waits for the host's request in flight", "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   auto m = load(lab.rolling(lab.unix_api(), false));
@@ -709,7 +707,7 @@ TEST_CASE("HAProxy drain waits for the host's request in flight", "[router][hapr
   CHECK(r->describe_enable("h1", std::nullopt) == "set server roll/h1 state ready");
 }
 
-TEST_CASE("HAProxy drain gives up after drain_timeout", "[router][haproxy]") {
+TEST_CASE("HAProxy drain gives up after drain_timeout", "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   auto m = load(lab.rolling(lab.unix_api(), false, "300ms"));
@@ -734,7 +732,7 @@ TEST_CASE("HAProxy drain gives up after drain_timeout", "[router][haproxy]") {
 }
 
 TEST_CASE("HAProxy start-first: the new slot is enabled, then the old one drained",
-          "[router][haproxy]") {
+          "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   auto m = load(lab.rolling(lab.unix_api(), true));
@@ -764,7 +762,7 @@ TEST_CASE("HAProxy start-first: the new slot is enabled, then the old one draine
 
 // ---- errors ----------------------------------------------------------------------------------
 
-TEST_CASE("HAProxy errors name an unreachable runtime API", "[router][haproxy]") {
+TEST_CASE("HAProxy errors name an unreachable runtime API", "[docker][router][haproxy]") {
   TempDir dir;
   SystemClock clock;
   const bool tcp = GENERATE(false, true);
@@ -793,7 +791,7 @@ TEST_CASE("HAProxy errors name an unreachable runtime API", "[router][haproxy]")
   CHECK_THAT(live.status().message(), Contains(api));
 }
 
-TEST_CASE("HAProxy errors name an unknown backend or server", "[router][haproxy]") {
+TEST_CASE("HAProxy errors name an unknown backend or server", "[docker][router][haproxy]") {
   Lab lab;
   SystemClock clock;
   SECTION("backend") {
@@ -819,7 +817,7 @@ TEST_CASE("HAProxy errors name an unknown backend or server", "[router][haproxy]
 
 // ---- the parsers on live answers -----------------------------------------------------------
 
-TEST_CASE("The parsers read what this HAProxy answers", "[router][haproxy][parse]") {
+TEST_CASE("The parsers read what this HAProxy answers", "[docker][router][haproxy][parse]") {
   Lab lab;
   auto servers = parse_servers_state(lab.admin("show servers state rollsf"));
   REQUIRE(servers);
