@@ -163,6 +163,7 @@ class Controller {
   struct LoopState;
   Task<Outcome> run_steps(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
   Task<void> act(const Step& step, Progress& p, LoopState& state);
+  Task<std::vector<std::string>> drifted(std::vector<HostRun*> batch);
   // blue_green.cc
   Task<std::optional<Outcome>> finish_bake(const Plan& plan);
   Task<Status> stop_all(std::vector<HostRun*> runs, bool standby, std::string why);

@@ -41,6 +41,45 @@ struct Controller::LoopState {
   }
 };
 
+// Re-lists the app's containers on the hosts of the batch about to start and says, per host,
+// where they differ from what the plan was made from: the container it replaces (same id, same
+// state), or none where it deploys first. Hosts the plan adopted are not compared.
+Task<std::vector<std::string>> Controller::drifted(std::vector<HostRun*> batch) {
+  std::vector<Task<Result<std::vector<docker::ContainerSummary>>>> lists;
+  for (auto* r : batch) {
+    lists.push_back(
+        r->host->engine->list_containers({std::string(kLabelApp) + "=" + manifest_.app}));
+  }
+  auto listed = co_await gather(std::move(lists));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const HostPlan& hp = batch[i]->plan;
+    if (hp.mode == HostPlan::Mode::kAdopt || hp.current_archived) {
+      continue;
+    }
+    if (!listed[i]) {
+      out.push_back(
+          fmt::format("{}: cannot list its containers: {}", hp.host, listed[i].status().message()));
+      continue;
+    }
+    const auto live = live_container(manifest_.app, app_containers(*listed[i]));
+    if (hp.current && !live) {
+      out.push_back(
+          fmt::format("{}: {} ({}) is gone", hp.host, manifest_.app, hp.current->id.substr(0, 12)));
+    } else if (!hp.current && live) {
+      out.push_back(
+          fmt::format("{}: {} ({}) appeared", hp.host, manifest_.app, live->id.substr(0, 12)));
+    } else if (hp.current && live->id != hp.current->id) {
+      out.push_back(fmt::format("{}: {} is now {}, not {}", hp.host, manifest_.app,
+                                live->id.substr(0, 12), hp.current->id.substr(0, 12)));
+    } else if (hp.current && live->state != hp.current->state) {
+      out.push_back(fmt::format("{}: {} is {}, it was {}", hp.host, manifest_.app, live->state,
+                                hp.current->state));
+    }
+  }
+  co_return out;
+}
+
 Task<Outcome> Controller::run_steps(Plan& plan, std::vector<std::unique_ptr<HostRun>>& owned) {
   LoopState state{plan, {}, {}, {}, {}};
   Progress p;
@@ -116,6 +155,7 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
              {{"batch", 1}, {"hosts", names}, {"colour", to_s}, {"live", from_s}});
       }
       p.command = Command::kNone;
+      p.drift.clear();
       if (step.control) {
         p.command = control_->poll();
         if (p.command == Command::kPause) {
@@ -126,6 +166,9 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
         co_return;
       }
       p.lock = co_await check_lock();
+      if (p.lock && !p.blue_green && step.batch > 1) {
+        p.drift = co_await drifted(batch);
+      }
       co_return;
     }
     case Kind::kSwap: {

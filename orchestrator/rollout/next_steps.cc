@@ -170,6 +170,14 @@ Step rolling(const Progress& p) {
                                "are untouched. Run apply again to continue",
                                b, p.lock.message(), p.touched, p.revision));
       }
+      if (!p.drift.empty()) {
+        // Never act on a stale plan: someone changed these hosts since it was made.
+        return end(ExitCode::kPaused,
+                   fmt::format("paused before batch {}: the fleet changed since the plan ({}); {} "
+                               "host(s) run revision {}, the rest are untouched. Run apply again: "
+                               "it plans from what runs now",
+                               b, joined(p.drift), p.touched, p.revision));
+      }
       return make(Kind::kSwap, b);
     case Kind::kSwap:
       if (!p.errors.empty() || !p.journal_error.empty()) {

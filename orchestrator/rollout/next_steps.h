@@ -87,6 +87,8 @@ struct Progress {
   Step last;                               // the step just taken
   Command command = Command::kNone;        // kSafePoint: the operator's word (after any hold)
   Status lock;                             // kSafePoint: the lock, when it was checked
+  std::vector<std::string> drift;          // kSafePoint: where the batch's hosts no longer are
+                                           // what the plan was made from (re-listed)
   std::vector<std::string> errors;         // per host "host: message" (kSwap, kComplete), or the
                                            // problems an undo met (kRevert, kRestore, kDiscard)
   health::Decision decision;               // kGate, kBake
