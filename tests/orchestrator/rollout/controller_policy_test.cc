@@ -14,6 +14,7 @@
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/manual_clock.h"
 #include "tests/fakes/mem_file.h"
+#include "tests/support/fleet_fixture.h"
 
 namespace orch::rollout {
 namespace {
@@ -22,9 +23,9 @@ using namespace std::chrono_literals;
 using testing::FakeEngine;
 using testing::FakeWorld;
 
-const std::string kRepo = "reg:5000/demo";
-const std::string kV1 = "sha256:" + std::string(64, '1');
-const std::string kV2 = "sha256:" + std::string(64, '2');
+using testing::kRepo;
+using testing::kV1;
+using testing::kV2;
 const std::string kDies = "sha256:" + std::string(64, 'd');
 const std::string kSlow = "sha256:" + std::string(64, '5');
 
@@ -48,41 +49,23 @@ class ScriptedControl final : public Control {
   int polls_ = 0;
 };
 
-struct Fleet {
-  explicit Fleet(int n, int batch = 1) {
+struct Fleet : testing::FakeFleet {
+  explicit Fleet(int n, int batch = 1) : FakeFleet(n) {
     world.registry = {{kRepo + ":v1", kV1},
                       {kRepo + ":v2", kV2},
                       {kRepo + ":dies", kDies},
                       {kRepo + ":slow", kSlow}};
-    world.clock = &clock;
     world.exit_after = {{kDies, 3s}};
     world.slow_digests = {kSlow};
-    m.app = "web";
-    m.container.ports = {{8080, 8080, "tcp"}};
-    m.health.http = manifest::HttpCheck{8080, "/health", {200}};
-    m.health.interval = 500ms;
-    m.health.healthy_threshold = 2;
     m.health.healthy_deadline = 20s;
     m.strategy.batch_size.value = batch;
-    for (int i = 1; i <= n; ++i) {
-      std::string name = "h" + std::to_string(i);
-      engines.push_back(std::make_unique<FakeEngine>(world, name));
-      m.hosts.push_back(manifest::Host{name, "tcp://" + name + ":2375", name});
-      engines.back()->seed("web", kRepo + "@" + kV1, 1, "web", "running",
-                           {{8080, 8080, "tcp", ""}});
+    for (auto& e : engines) {
+      e->seed("web", kRepo + "@" + kV1, 1, "web", "running", {{8080, 8080, "tcp", ""}});
     }
   }
 
   Outcome apply(const std::string& tag, ApplyOptions options = {}) {
-    std::vector<HostBinding> bindings;
-    std::map<std::string, FakeEngine*> by_name;
-    for (auto& e : engines) {
-      bindings.push_back(HostBinding{e->host_name(), e->host_name(), e.get()});
-      by_name[e->host_name()] = e.get();
-    }
-    std::vector<std::unique_ptr<health::Probe>> probes;
-    probes.push_back(std::make_unique<testing::FakeAppProbe>(world, by_name));
-    Controller c(m, std::move(bindings), std::move(probes), clock, events, &control,
+    Controller c(m, bindings(), app_probes(), clock, events, &control,
                  journal ? &*journal : nullptr);
     if (lock) {
       c.set_lock(engines[0].get(), *lock);
@@ -150,10 +133,6 @@ struct Fleet {
     return false;
   }
 
-  FakeWorld world;
-  std::vector<std::unique_ptr<FakeEngine>> engines;
-  manifest::Manifest m;
-  testing::ManualClock clock;
   RecordingSink events;
   ScriptedControl control;
   std::optional<journal::Journal> journal;

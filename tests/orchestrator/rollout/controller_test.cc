@@ -9,6 +9,7 @@
 
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/manual_clock.h"
+#include "tests/support/fleet_fixture.h"
 
 namespace orch::rollout {
 namespace {
@@ -16,32 +17,21 @@ namespace {
 using testing::FakeEngine;
 using testing::FakeWorld;
 
-const std::string kRepo = "reg:5000/demo";
-const std::string kV1 = "sha256:" + std::string(64, '1');
-const std::string kV2 = "sha256:" + std::string(64, '2');
-const std::string kBad = "sha256:" + std::string(64, 'b');
+using testing::kBad;
+using testing::kRepo;
+using testing::kV1;
+using testing::kV2;
 const std::string kCrash = "sha256:" + std::string(64, 'c');
 
-struct Fleet {
-  explicit Fleet(int n, int batch = 1) {
+struct Fleet : testing::FakeFleet {
+  explicit Fleet(int n, int batch = 1) : FakeFleet(n) {
     world.registry = {{kRepo + ":v1", kV1},
                       {kRepo + ":v2", kV2},
                       {kRepo + ":bad", kBad},
                       {kRepo + ":crash", kCrash}};
     world.unhealthy_digests = {kBad};
     world.crash_digests = {kCrash};
-    m.app = "web";
-    m.container.ports = {{8080, 8080, "tcp"}};
-    m.health.http = manifest::HttpCheck{8080, "/health", {200}};
-    m.health.interval = std::chrono::milliseconds(500);
-    m.health.healthy_threshold = 2;
-    m.health.healthy_deadline = std::chrono::seconds(10);
     m.strategy.batch_size.value = batch;
-    for (int i = 1; i <= n; ++i) {
-      std::string name = "h" + std::to_string(i);
-      engines.push_back(std::make_unique<FakeEngine>(world, name));
-      m.hosts.push_back(manifest::Host{name, "tcp://" + name + ":2375", name});
-    }
   }
 
   // Every host runs `digest` as revision `rev`, like a previous rollout left it.
@@ -52,15 +42,7 @@ struct Fleet {
   }
 
   Outcome apply(const std::string& tag) {
-    std::vector<HostBinding> bindings;
-    std::map<std::string, FakeEngine*> by_name;
-    for (auto& e : engines) {
-      bindings.push_back(HostBinding{e->host_name(), e->host_name(), e.get()});
-      by_name[e->host_name()] = e.get();
-    }
-    std::vector<std::unique_ptr<health::Probe>> probes;
-    probes.push_back(std::make_unique<testing::FakeAppProbe>(world, by_name));
-    Controller c(m, std::move(bindings), std::move(probes), clock, events);
+    Controller c(m, bindings(), app_probes(), clock, events);
     Outcome out;
     boost::asio::io_context io;
     boost::asio::co_spawn(
@@ -90,10 +72,6 @@ struct Fleet {
     return n;
   }
 
-  FakeWorld world;
-  std::vector<std::unique_ptr<FakeEngine>> engines;
-  manifest::Manifest m;
-  testing::ManualClock clock;
   RecordingSink events;
 };
 
