@@ -8,6 +8,7 @@
 #include "healthcheck/baseline.h"
 #include "healthcheck/tracker.h"
 #include "orchestrator/rollout/controller.h"
+#include "orchestrator/rollout/next_steps.h"
 
 namespace orch::rollout {
 
@@ -18,18 +19,6 @@ inline constexpr int kRevertAttempts = 3;
 // How long before the lock's lease ends the rollout stops acting, on top of the time it takes
 // to put the batch in flight back (held_lock.cc).
 inline constexpr std::chrono::seconds kLeaseMargin{30};
-
-// The gate's rules for a stop that is not the image's fault: a signal, or the lock's lease
-// about to end. Either way the batch in flight goes back and the run pauses.
-inline constexpr char kRuleInterrupted[] = "interrupted";
-inline constexpr char kRuleLockLease[] = "lock-lease";
-inline bool stopped(const health::Decision& d) {
-  return d.rule == kRuleInterrupted || d.rule == kRuleLockLease;
-}
-// "interrupted", or the lease's reason: how a summary names the stop.
-inline std::string stop_cause(const health::Decision& d) {
-  return d.rule == kRuleLockLease ? d.reason : std::string("interrupted");
-}
 
 struct Controller::Preflight {
   Plan plan;

@@ -10,15 +10,6 @@ using Kind = Step::Kind;
 using Cause = Step::Cause;
 using Action = health::Decision::Action;
 
-// The gate's rules for a stop that is not the image's fault (controller_internal.h has the
-// same names for the gate that sets them).
-bool stopped(const health::Decision& d) {
-  return d.rule == "interrupted" || d.rule == "lock-lease";
-}
-std::string stop_cause(const health::Decision& d) {
-  return d.rule == "lock-lease" ? d.reason : std::string("interrupted");
-}
-
 Step make(Kind kind, int batch = 0) {
   Step s;
   s.kind = kind;
@@ -405,7 +396,7 @@ Step blue_green(const Progress& p) {
       return after_discard(p);
     case Kind::kBake: {
       const health::Decision& d = p.decision;
-      if (d.rule == "interrupted") {
+      if (d.rule == kRuleInterrupted) {
         return end(ExitCode::kPaused,
                    fmt::format("interrupted during the bake: {} is live and {} still runs; "
                                "rollgate switch-back returns to {}, apply again re-checks and "

@@ -28,6 +28,19 @@
 
 namespace orch::rollout {
 
+// The gate's rules for a stop that is not the image's fault: a signal, or the lock's lease
+// about to end (gating.cc sets them). Either way the batch in flight goes back and the run
+// pauses.
+inline constexpr char kRuleInterrupted[] = "interrupted";
+inline constexpr char kRuleLockLease[] = "lock-lease";
+inline bool stopped(const health::Decision& d) {
+  return d.rule == kRuleInterrupted || d.rule == kRuleLockLease;
+}
+// "interrupted", or the lease's reason: how a summary names the stop.
+inline std::string stop_cause(const health::Decision& d) {
+  return d.rule == kRuleLockLease ? d.reason : std::string(kRuleInterrupted);
+}
+
 struct Step {
   enum class Kind {
     kBegin,      // nothing taken yet (Progress::last before the first step)
@@ -62,7 +75,7 @@ struct Step {
   Cause cause = Cause::kNone;
   int batch = 0;                           // 1-based
   std::vector<std::string> hosts;          // kRestore
-  std::string why;                         // kRevert, kRollBack, kSwitch
+  std::string why;                         // kRevert, kRollBack, kSwitch, kDiscard (engine)
   std::optional<manifest::Colour> colour;  // kSwitch: to; kDiscard, kRetire: drain it first
   bool retire = false;                     // kDiscard
   bool control = true;                     // kSafePoint: poll operator control
