@@ -2,13 +2,11 @@
 // since the plan was made (its container stopped, removed or replaced) is never acted on with
 // the stale plan. The run pauses before that batch, naming the host and what changed, with the
 // earlier batches done and the rest untouched.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include "orchestrator/rollout/controller.h"
 #include "tests/support/fleet_fixture.h"
+#include "tests/support/run_task.h"
 
 namespace orch::rollout {
 namespace {
@@ -29,17 +27,9 @@ struct Fleet : testing::FakeFleet {
   Outcome apply() {
     RecordingSink events;
     Controller c(m, bindings(), app_probes(), clock, events);
-    Outcome out;
-    boost::asio::io_context io;
-    boost::asio::co_spawn(
-        io,
-        [&]() -> Task<void> {
-          ApplyOptions o{kRepo + ":v2", "r1"};
-          out = co_await c.apply(std::move(o));
-        },
-        boost::asio::detached);
-    io.run();
-    return out;
+    // A named argument: GCC 12 destroys braced temporaries in co_await twice.
+    ApplyOptions o{kRepo + ":v2", "r1"};
+    return testing::run_task(c.apply(std::move(o)));
   }
 
   testing::FakeEngine::Container* web(int host) {
