@@ -37,6 +37,9 @@ json plan_json(const rollout::Plan& p, const manifest::Manifest& m) {
     j["live"] = p.live ? json(manifest::to_string(*p.live)) : json(nullptr);
     j["target"] = manifest::to_string(p.target);
     j["router_steps"] = p.router_steps;
+    j["phase"] = p.phase == rollout::Plan::Phase::kBake         ? "bake"
+                 : p.phase == rollout::Plan::Phase::kSwitchBack ? "switch-back"
+                                                                : "deploy";
   }
   for (const auto& hp : p.unchanged) {
     j["unchanged"].push_back(hp.host);
@@ -44,10 +47,11 @@ json plan_json(const rollout::Plan& p, const manifest::Manifest& m) {
   for (const auto& b : p.batches) {
     json batch = {{"batch", b.index}, {"hosts", json::array()}};
     for (const auto& hp : b.hosts) {
-      json h = {
-          {"host", hp.host},
-          {"mode", hp.mode == rollout::HostPlan::Mode::kFirstDeploy ? "first-deploy" : "replace"},
-          {"calls", json::array()}};
+      json h = {{"host", hp.host},
+                {"mode", hp.mode == rollout::HostPlan::Mode::kFirstDeploy ? "first-deploy"
+                         : hp.mode == rollout::HostPlan::Mode::kAdopt     ? "adopt"
+                                                                          : "replace"},
+                {"calls", json::array()}};
       if (hp.current) {
         h["current"] = {{"container", hp.current->name},
                         {"revision", hp.current->revision},
@@ -74,7 +78,23 @@ void print_plan_text(const rollout::Plan& p, const manifest::Manifest& m) {
     std::printf("nothing to do: every host already runs %s\n", p.digest.c_str());
     return;
   }
-  if (p.blue_green) {
+  if (p.blue_green && p.phase == rollout::Plan::Phase::kBake) {
+    std::printf(
+        "blue-green: %s is live with this digest and %s still runs (a bake was "
+        "interrupted): %s is baked again, then %s drains and stops; nothing is pulled "
+        "or created\n",
+        manifest::to_string(p.target), p.live ? manifest::to_string(*p.live) : "nothing",
+        manifest::to_string(p.target), p.live ? manifest::to_string(*p.live) : "nothing");
+    for (const auto& hp : p.batches.front().hosts) {
+      std::printf(
+          "  %s: bake %s%s\n", hp.host.c_str(), rollout::slot_name(p.app, p.target).c_str(),
+          hp.current && hp.current->running() ? (", then stop " + hp.current->name).c_str() : "");
+    }
+    for (const auto& step : p.router_steps) {
+      std::printf("  %s\n", step.c_str());
+    }
+    return;
+  } else if (p.blue_green) {
     const auto& ports = *m.strategy.ports;
     std::printf("blue-green: %s is live%s; %s (port %u) starts beside it on every host\n",
                 p.live ? manifest::to_string(*p.live) : "no colour",

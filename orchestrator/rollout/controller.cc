@@ -116,6 +116,60 @@ Outcome Controller::finish(Outcome out) {
   return out;
 }
 
+// The per-host state of a run, from its plan: what an interrupted run already did to each host
+// (resume) is set, so that undo knows it.
+std::vector<std::unique_ptr<Controller::HostRun>> Controller::make_runs(
+    const Plan& plan, const std::vector<health::Baseline>& baselines) {
+  std::vector<std::unique_ptr<HostRun>> runs;
+  size_t k = 0;
+  for (const auto& b : plan.batches) {
+    for (const auto& hp : b.hosts) {
+      auto r = std::make_unique<HostRun>();
+      r->plan = hp;
+      r->batch = b.index;
+      r->host = &binding(hp.host);
+      r->baseline = baselines[k++];
+      // What an interrupted run already did to this host (resume): undo must know it.
+      r->stopped_old = r->renamed_old = hp.current_archived;
+      // A previous container that was healthy before the interrupted run and is stopped now
+      // was stopped by that run (killed between its stop and its restart): undo restarts it.
+      if (options_.resume && plan.phase == Plan::Phase::kDeploy && hp.current &&
+          !hp.current_archived && !hp.current->running() &&
+          r->baseline == health::Baseline::kHealthy) {
+        r->stopped_old = true;
+      }
+      r->standby_renamed = hp.standby_archived;
+      if (plan.phase == Plan::Phase::kSwitchBack) {
+        // Only what this run starts is undone (stopped again).
+        const bool starts = std::any_of(hp.actions.begin(), hp.actions.end(), [](const Action& a) {
+          return a.type == Action::Type::kStart;
+        });
+        r->new_id = starts ? hp.adopt_id : "";
+      } else if (hp.mode == HostPlan::Mode::kAdopt) {
+        r->new_id = hp.adopt_id;
+        // The interrupted run may have routed to it already: an undo takes its entry out
+        // first (taking out an entry that was never in is harmless).
+        r->enabled_new = router_ != nullptr && !plan.blue_green;
+      }
+      // Every stop of a previous container comes after its router entry was drained; and a
+      // host the interrupted run acted on may have been drained and restarted, but not yet
+      // enabled again, when it died: finishing its rollback enables it after a gate.
+      const bool acted = std::find(options_.acted_on.begin(), options_.acted_on.end(), hp.host) !=
+                         options_.acted_on.end();
+      r->drained = router_ != nullptr && !plan.blue_green &&
+                   (r->stopped_old || (options_.rollback_only && acted));
+      if (plan.phase == Plan::Phase::kBake) {
+        // The bake watches the live colour from now on.
+        r->gating = hp.adopt_id;
+        r->gate_port = hp.port;
+        r->gate_started = clock_.now();
+      }
+      runs.push_back(std::move(r));
+    }
+  }
+  return runs;
+}
+
 Task<Outcome> Controller::apply(ApplyOptions options) {
   options_ = options;
   journal_.begin(options.rollout_id);
@@ -139,13 +193,6 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
          fmt::format("already runs {} (revision {}): unchanged", plan.digest, hp.current->revision),
          {{"mode", "unchanged"}});
   }
-  if (plan.noop() && plan.blue_green) {
-    // The digest is live everywhere; a bake that was interrupted or paused may have left the
-    // previous colour running: finish that bake.
-    if (auto finished = co_await finish_bake(plan)) {
-      co_return finish(std::move(*finished));
-    }
-  }
   if (plan.noop()) {
     std::string summary =
         fmt::format("nothing to do: every host already runs {} ({}); no container was recreated",
@@ -161,8 +208,13 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
       static_cast<int>(options.max_failure_ratio * static_cast<double>(changing) + 1e-9);
   failures_so_far_ = 0;
   emit("plan", "",
-       fmt::format("revision {}: {} batch(es), {} host(s) to change, {} unchanged", plan.revision,
-                   plan.batches.size(), changing, plan.unchanged.size()),
+       plan.phase == Plan::Phase::kBake
+           ? fmt::format("revision {}: {} is live on {} host(s) and {} still runs: finishing the "
+                         "bake",
+                         plan.revision, manifest::to_string(plan.target), changing,
+                         manifest::to_string(plan.live.value_or(manifest::other(plan.target))))
+           : fmt::format("revision {}: {} batch(es), {} host(s) to change, {} unchanged",
+                         plan.revision, plan.batches.size(), changing, plan.unchanged.size()),
        {{"revision", plan.revision},
         {"digest", plan.digest},
         {"batches", plan.batches.size()},
@@ -184,7 +236,11 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
     start.unchanged.push_back(hp.host);
   }
   journal_.note(std::move(start));
-  auto baselines = co_await measure_baseline(plan);
+  // Finishing a bake judges the live colour on its own; there is no "before" to compare with.
+  std::vector<health::Baseline> baselines(changing, health::Baseline::kHealthy);
+  if (plan.phase == Plan::Phase::kDeploy) {
+    baselines = co_await measure_baseline(plan);  // (not in a ?: : GCC 12 frees it early)
+  }
   {
     size_t k = 0;
     for (const auto& b : plan.batches) {
@@ -200,43 +256,7 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
                                  "; nothing was changed. Fix the state directory (free space, "
                                  "permissions), then apply again"});
   }
-  std::vector<std::unique_ptr<HostRun>> runs;
-  {
-    size_t k = 0;
-    for (const auto& b : plan.batches) {
-      for (const auto& hp : b.hosts) {
-        auto r = std::make_unique<HostRun>();
-        r->plan = hp;
-        r->batch = b.index;
-        r->host = &binding(hp.host);
-        r->baseline = baselines[k++];
-        // What an interrupted run already did to this host (resume): undo must know it.
-        r->stopped_old = r->renamed_old = hp.current_archived;
-        // A previous container that was healthy before the interrupted run and is stopped now
-        // was stopped by that run (killed between its stop and its restart): undo restarts it.
-        if (options.resume && hp.current && !hp.current_archived && !hp.current->running() &&
-            r->baseline == health::Baseline::kHealthy) {
-          r->stopped_old = true;
-        }
-        r->standby_renamed = hp.standby_archived;
-        if (hp.mode == HostPlan::Mode::kAdopt) {
-          r->new_id = hp.adopt_id;
-          // The interrupted run may have routed to it already: an undo takes its entry out
-          // first (taking out an entry that was never in is harmless).
-          r->enabled_new = router_ != nullptr && !plan.blue_green;
-        }
-        // Every stop of a previous container comes after its router entry was drained; and a
-        // host the interrupted run acted on may have been drained and restarted, but not yet
-        // enabled again, when it died: finishing its rollback enables it after a gate.
-        const bool acted = std::find(options.acted_on.begin(), options.acted_on.end(), hp.host) !=
-                           options.acted_on.end();
-        r->drained = router_ != nullptr && !plan.blue_green &&
-                     (r->stopped_old || (options.rollback_only && acted));
-        runs.push_back(std::move(r));
-      }
-    }
-  }
-
+  auto runs = make_runs(plan, baselines);
   co_return finish(co_await run_steps(plan, runs));
 }
 

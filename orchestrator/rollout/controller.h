@@ -18,9 +18,9 @@
 // Where each part lives: preflight.cc, next_steps.cc (decide), loop.cc (act), gating.cc
 // (baseline, gate loop), steps.cc (one Action as an engine call or router step), undo.cc (the
 // one undo path: revert, restore, discard), blue_green.cc (switch, drain, stop a colour),
-// switch_back.cc, controller.cc (apply, finish, prune). Every journal record goes through one
-// Journaler (journaler.h), and a failed write stops the run at the next step boundary
-// (docs/operations.md, "When the journal cannot be written").
+// switch_back.cc (observe, plan, then the same loop), controller.cc (apply, finish, prune). Every
+// journal record goes through one Journaler (journaler.h), and a failed write stops the run at the
+// next step boundary (docs/operations.md, "When the journal cannot be written").
 //
 // Ownership: the Controller borrows engines, clock and sink; they must outlive apply().
 // Thread-safety: none; run on one io_context thread.
@@ -53,8 +53,9 @@
 
 namespace orch::rollout {
 
-struct Step;      // next_steps.h
-struct Progress;  // next_steps.h
+struct Step;            // next_steps.h
+struct Progress;        // next_steps.h
+enum class Undo : int;  // next_steps.h
 
 struct HostBinding {
   std::string name;
@@ -107,8 +108,9 @@ class Controller {
   // Blue-green: make the other colour live again (rollgate switch-back). Restarts its
   // containers where stopped, gates them, switches the router, waits for the colour that was
   // live to drain and stops it. Exit 0 when switched; kRolledBack when the other colour fails
-  // its gate (it is stopped again, the live colour never stopped serving); kPreflight when a
-  // host has no container of the other colour.
+  // its gate or an engine fails (what it started is stopped again, the live colour never
+  // stopped serving); kPaused when the router does not switch; kPreflight when a host has no
+  // container of the other colour. A blue-green run of the loop (Plan::Phase::kSwitchBack).
   Task<Outcome> switch_back(std::string rollout_id);
 
   // The app's lock, held by the caller (session.h), on `engine` (borrowed; nullptr: none).
@@ -123,11 +125,6 @@ class Controller {
  private:
   struct HostRun;  // per-host state of one apply (controller_internal.h)
   struct Preflight;
-  // What undo does with the container this rollout created (undo.cc).
-  enum class Undo {
-    kRemove,  // it never served: remove it (an engine error mid-swap, a blue-green discard)
-    kRetire,  // it ran and was judged: stop it and keep it as <app>-r<rev>-failed
-  };
   // How a gate watches its hosts: the batch gate, the bake, or the check after a restore.
   struct GateSpec {
     std::string what = "new container";
@@ -161,12 +158,13 @@ class Controller {
   Task<Outcome> roll_back(std::vector<HostRun*> touched, std::string why);
   // loop.cc: decide (next_steps.h), act, fold the result in, until the decision is an end.
   struct LoopState;
+  std::vector<std::unique_ptr<HostRun>> make_runs(const Plan& plan,
+                                                  const std::vector<health::Baseline>& baselines);
   Task<Outcome> run_steps(Plan& plan, std::vector<std::unique_ptr<HostRun>>& runs);
   Task<void> act(const Step& step, Progress& p, LoopState& state);
   Task<std::vector<std::string>> drifted(std::vector<HostRun*> batch);
   // blue_green.cc
-  Task<std::optional<Outcome>> finish_bake(const Plan& plan);
-  Task<Status> stop_all(std::vector<HostRun*> runs, bool standby, std::string why);
+  Task<Status> stop_previous(std::vector<HostRun*> runs, std::string why);
   Task<Result<router::Drained>> wait_idle(manifest::Colour colour);
   Task<void> drain_before_stop(manifest::Colour colour);
   Task<Status> switch_router(manifest::Colour to, const std::vector<HostRun*>& runs,

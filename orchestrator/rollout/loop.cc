@@ -93,6 +93,7 @@ Task<Outcome> Controller::run_steps(Plan& plan, std::vector<std::unique_ptr<Host
   p.target = plan.target;
   p.rollback_only = options_.rollback_only;
   p.bake = options_.bake;
+  p.phase = plan.phase;
   size_t next = 0;
   for (const auto& b : plan.batches) {
     p.batches.emplace_back();
@@ -144,14 +145,15 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
   p.errors.clear();
   switch (step.kind) {
     case Kind::kSafePoint: {
-      if (p.blue_green) {
+      if (p.blue_green && p.phase != Plan::Phase::kBake) {
         std::vector<std::string> names;
         for (auto* r : state.all) {
           names.push_back(r->plan.host);
         }
         emit("batch", "",
-             fmt::format("starting {} beside {} on {} host(s): {}", to_s, from_s, names.size(),
-                         fmt::join(names, ", ")),
+             fmt::format("{} {} beside {} on {} host(s): {}",
+                         p.phase == Plan::Phase::kSwitchBack ? "switch-back: starting" : "starting",
+                         to_s, from_s, names.size(), fmt::join(names, ", ")),
              {{"batch", 1}, {"hosts", names}, {"colour", to_s}, {"live", from_s}});
       }
       p.command = Command::kNone;
@@ -199,7 +201,24 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
     }
     case Kind::kGate: {
       GateSpec spec;
-      spec.what = p.blue_green ? to_s : "new container";
+      if (step.colour) {
+        // The colour to switch back to, on the container that was live before the run.
+        for (auto* r : state.all) {
+          r->gating = r->plan.current ? r->plan.current->id : "";
+          r->gate_port = r->plan.current_port;
+          r->gate_started = clock_.now();
+          r->verdict = health::Verdict::kPending;
+        }
+        spec.what = from_s + " (switching back)";
+        spec.budget = false;
+        spec.progress = false;
+        spec.controllable = false;
+        p.checked = co_await gate(state.all, spec);
+        co_return;
+      }
+      spec.what = !p.blue_green                         ? "new container"
+                  : p.phase == Plan::Phase::kSwitchBack ? to_s + " (switch-back)"
+                                                        : to_s;
       spec.budget = !p.blue_green;
       p.decision = co_await gate(p.blue_green ? state.all : batch, spec);
       state.passed = clock_.now();
@@ -249,7 +268,14 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
           live.push_back(r);
         }
       }
-      if (p.blue_green) {
+      if (p.phase == Plan::Phase::kBake) {
+        emit("bake", "",
+             fmt::format("{} is live with {} and {} still runs: finishing the bake that was "
+                         "interrupted, watching {} host(s) for {}",
+                         to_s, state.plan.pinned, from_s, live.size(),
+                         format_duration(options_.bake)),
+             {{"bake_ms", options_.bake.count()}, {"resumed", true}});
+      } else if (p.blue_green) {
         emit("bake", "",
              fmt::format("baking: watching {} on {} host(s) for {}; {} stays running until then",
                          to_s, live.size(), format_duration(options_.bake), from_s),
@@ -262,7 +288,7 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
       }
       GateSpec spec;
       spec.what = "bake";
-      spec.fresh = false;
+      spec.fresh = p.phase == Plan::Phase::kBake;  // else it continues the gate's trackers
       spec.budget = false;
       spec.progress = false;
       spec.bake = options_.bake;
@@ -295,7 +321,7 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
       if (step.colour) {
         co_await drain_before_stop(*step.colour);
       }
-      p.errors = co_await undo_all(state.all, step.retire ? Undo::kRetire : Undo::kRemove);
+      p.errors = co_await undo_all(state.all, step.undo);
       co_return;
     case Kind::kRetire: {
       // The old colour drains at the router, then stops; it stays for rollgate switch-back.
@@ -306,7 +332,7 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
           p.note = fmt::format("; waiting for {} to drain failed ({}), so it was left running",
                                from_s, idle.status().message());
         } else {
-          auto stopped = co_await stop_all(state.all, /*standby=*/false, "the previous colour");
+          auto stopped = co_await stop_previous(state.all, "the previous colour");
           p.note =
               stopped ? fmt::format("; {} was stopped and is kept for rollgate switch-back", from_s)
                       : fmt::format("; stopping {} failed ({}), it still runs unrouted", from_s,

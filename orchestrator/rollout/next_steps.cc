@@ -1,32 +1,16 @@
+// next_step (next_steps.h): the dispatch and the rolling update's rows (stop-first and
+// start-first). Blue-green's rows are in next_steps_blue_green.cc.
 #include "orchestrator/rollout/next_steps.h"
 
 #include <fmt/format.h>
+
+#include "orchestrator/rollout/next_steps_internal.h"
 
 namespace orch::rollout {
 
 namespace {
 
-using Kind = Step::Kind;
-using Cause = Step::Cause;
-using Action = health::Decision::Action;
-
-Step make(Kind kind, int batch = 0) {
-  Step s;
-  s.kind = kind;
-  s.batch = batch;
-  return s;
-}
-
-Step end(ExitCode code, std::string summary) {
-  Step s = make(Kind::kEnd);
-  s.end = Outcome{code, std::move(summary)};
-  return s;
-}
-
-Step with_cause(Step s, Cause c) {
-  s.cause = c;
-  return s;
-}
+using namespace next_steps_detail;
 
 Step roll_back(std::string why) {
   Step s = make(Kind::kRollBack);
@@ -44,10 +28,6 @@ Step journal_paused(const Progress& p, const std::string& where, size_t hosts_do
 
 size_t batch_size(const Progress& p, int batch) {
   return p.batches.at(static_cast<size_t>(batch - 1)).size();
-}
-
-std::string joined(const std::vector<std::string>& parts) {
-  return fmt::format("{}", fmt::join(parts, "; "));
 }
 
 // ---- Rolling (stop-first and start-first) ------------------------------------------------
@@ -74,14 +54,14 @@ Step next_batch(const Progress& p, int done) {
 Step after_gate(const Progress& p) {
   const int b = p.last.batch;
   const health::Decision& d = p.decision;
-  if (!p.journal_error.empty() && d.action == Action::kContinue) {
+  if (!p.journal_error.empty() && d.action == GateAction::kContinue) {
     // What the gate decided may not be on disk: the batch goes back rather than on, so the
     // journal never lags behind the fleet by more than the batch in flight.
     Step s = with_cause(make(Kind::kRestore, b), Cause::kJournal);
     s.hosts = p.batches.at(static_cast<size_t>(b - 1));
     return s;
   }
-  if (d.action == Action::kContinue) {
+  if (d.action == GateAction::kContinue) {
     if (!d.revert_hosts.empty()) {
       Step s = with_cause(make(Kind::kRestore, b), Cause::kBudget);
       s.hosts = d.revert_hosts;
@@ -95,7 +75,7 @@ Step after_gate(const Progress& p) {
     s.hosts = p.batches.at(static_cast<size_t>(b - 1));
     return s;
   }
-  if (d.action == Action::kRollback) {
+  if (d.action == GateAction::kRollback) {
     return roll_back(d.reason);
   }
   return end(ExitCode::kPaused,
@@ -213,10 +193,10 @@ Step rolling(const Progress& p) {
                                "good; run apply again to re-check, or roll back",
                                stop_cause(d), p.revision));
       }
-      if (d.action == Action::kRollback) {
+      if (d.action == GateAction::kRollback) {
         return roll_back(d.reason + " (during the bake)");
       }
-      if (d.action == Action::kPause) {
+      if (d.action == GateAction::kPause) {
         return end(ExitCode::kPaused, d.reason + " (during the bake)");
       }
       return after_batches(p);
@@ -241,202 +221,10 @@ Step rolling(const Progress& p) {
   return end(ExitCode::kInternal, "internal error: no rolling step follows this one");
 }
 
-// ---- Blue-green ------------------------------------------------------------------------------
-
-std::string colour_name(std::optional<manifest::Colour> c) {
-  return c ? manifest::to_string(*c) : "none";
-}
-
-Step switch_to(manifest::Colour c, std::string why, Cause cause = Cause::kNone) {
-  Step s = with_cause(make(Kind::kSwitch), cause);
-  s.colour = c;
-  s.why = std::move(why);
-  return s;
-}
-
-Step discard(Cause cause, bool retire, std::optional<manifest::Colour> drain = std::nullopt) {
-  Step s = with_cause(make(Kind::kDiscard, 1), cause);
-  s.retire = retire;
-  s.colour = drain;
-  return s;
-}
-
-// The new colour serves: the bake, else the old colour's retirement.
-Step after_switch(const Progress& p) {
-  if (p.bake.count() > 0) {
-    return make(Kind::kBake);
-  }
-  Step s = make(Kind::kRetire);
-  s.colour = p.live;
-  return s;
-}
-
-Step after_discard(const Progress& p) {
-  const std::string to = manifest::to_string(p.target);
-  const std::string from = colour_name(p.live);
-  const std::string kept =
-      p.live ? fmt::format("{} kept serving throughout", from) : "nothing was serving";
-  const std::vector<std::string>& problems = p.errors;
-  switch (p.last.cause) {
-    case Cause::kFinishRollback:
-      return problems.empty()
-                 ? end(ExitCode::kRolledBack,
-                       fmt::format("finished the rollback of rollout {} that was interrupted: {} "
-                                   "was stopped and kept as {}-r{}-failed, and {}",
-                                   p.rollout_id, to, p.app, p.revision, kept))
-                 : end(ExitCode::kPaused,
-                       fmt::format("rollback incomplete: {}; run rollgate resume -f MANIFEST to "
-                                   "finish it",
-                                   joined(problems)));
-    case Cause::kEngine:
-      return problems.empty()
-                 ? end(ExitCode::kPaused,
-                       fmt::format("paused: engine error while starting {}: {}; {} was removed and "
-                                   "{}. Fix the engine, then apply again",
-                                   to, p.last.why, to, kept))
-                 : end(ExitCode::kInternal,
-                       fmt::format("engine error while starting {}: {}; removing it failed: {}", to,
-                                   p.last.why, joined(problems)));
-    case Cause::kGateFailed: {
-      const health::Decision& d = p.decision;
-      if (!problems.empty()) {
-        return end(ExitCode::kInternal,
-                   fmt::format("{}; removing {} failed: {}", d.reason, to, joined(problems)));
-      }
-      const std::string tail =
-          fmt::format("; {} was removed before any traffic reached it and {}", to, kept);
-      if (d.action == Action::kRollback) {
-        return end(ExitCode::kRolledBack, d.reason + tail);
-      }
-      return end(ExitCode::kPaused, d.reason + tail + ". Apply again to retry");
-    }
-    case Cause::kSwitchFailed:
-      return end(problems.empty() ? ExitCode::kPaused : ExitCode::kInternal,
-                 fmt::format("paused: the router did not switch to {}: {}; {}. Fix the router, "
-                             "then apply again",
-                             to, p.status.message(),
-                             problems.empty() ? to + " was removed and " + kept
-                                              : "removing " + to + " failed: " + joined(problems)));
-    case Cause::kBakeFailed:
-      return end(
-          ExitCode::kRolledBack,
-          fmt::format(
-              "{} (during the bake); switched back to {}, which never stopped; {} "
-              "was stopped and kept as {}-r{}-failed{}",
-              p.decision.reason, from, to, p.app, p.revision,
-              problems.empty() ? "" : fmt::format(" (cleanup problems: {})", joined(problems))));
-    default:
-      break;
-  }
-  return end(ExitCode::kInternal, "internal error: a discard without a cause");
-}
-
-Step blue_green(const Progress& p) {
-  const Step& last = p.last;
-  const std::string to = manifest::to_string(p.target);
-  const std::string from = colour_name(p.live);
-  switch (last.kind) {
-    case Kind::kBegin: {
-      Step s = make(Kind::kSafePoint, 1);
-      s.control = false;  // the gate obeys operator commands; nothing is in flight before it
-      return s;
-    }
-    case Kind::kSafePoint:
-      if (!p.lock) {
-        return end(ExitCode::kPaused,
-                   fmt::format("paused before starting {}: {}; nothing was changed. Run apply "
-                               "again",
-                               to, p.lock.message()));
-      }
-      if (p.rollback_only) {
-        // The router does not send to the new colour (it never did, or it switched back): the
-        // new colour is set aside, never switched to.
-        return discard(Cause::kFinishRollback, /*retire=*/true);
-      }
-      return make(Kind::kSwap, 1);
-    case Kind::kSwap:
-      if (!p.errors.empty()) {
-        Step s = discard(Cause::kEngine, /*retire=*/false);
-        s.why = joined(p.errors);
-        return s;
-      }
-      return make(Kind::kGate, 1);
-    case Kind::kGate:
-      if (p.decision.action != Action::kContinue) {
-        return discard(Cause::kGateFailed, /*retire=*/false);
-      }
-      return switch_to(p.target, "the gate passed on every host");
-    case Kind::kSwitch:
-      if (last.cause == Cause::kBakeFailed) {
-        if (!p.status) {
-          return end(ExitCode::kInternal,
-                     fmt::format("{} (during the bake), and switching back to {} failed: {}; run "
-                                 "rollgate switch-back",
-                                 p.decision.reason, from, p.status.message()));
-        }
-        return discard(Cause::kBakeFailed, /*retire=*/true, p.target);
-      }
-      if (!p.status) {
-        return make(Kind::kAskRouter);  // the answer was lost or the router refused
-      }
-      return after_switch(p);
-    case Kind::kAskRouter:
-      if (p.router_answered && p.routed == p.target) {
-        return after_switch(p);  // the switch took effect although its answer was an error
-      }
-      if (p.router_answered) {
-        return discard(Cause::kSwitchFailed, /*retire=*/false);
-      }
-      return end(ExitCode::kInternal,
-                 fmt::format("the switch to {} failed ({}) and the router cannot say which colour "
-                             "is live ({}); both colours are running. Check the router, then run "
-                             "apply again or rollgate switch-back",
-                             to, p.status.message(), p.router_error));
-    case Kind::kDiscard:
-      return after_discard(p);
-    case Kind::kBake: {
-      const health::Decision& d = p.decision;
-      if (d.rule == kRuleInterrupted) {
-        return end(ExitCode::kPaused,
-                   fmt::format("interrupted during the bake: {} is live and {} still runs; "
-                               "rollgate switch-back returns to {}, apply again re-checks and "
-                               "finishes",
-                               to, from, from));
-      }
-      if (d.action == Action::kPause) {
-        return end(ExitCode::kPaused,
-                   fmt::format("{} (during the bake); {} is live and {} still runs: rollgate "
-                               "switch-back returns to {}",
-                               d.reason, to, from, from));
-      }
-      if (d.action == Action::kRollback) {
-        if (!p.live) {
-          return end(ExitCode::kPaused,
-                     fmt::format("{} (during the bake), but there is no previous colour to switch "
-                                 "back to; {} stays live",
-                                 d.reason, to));
-        }
-        return switch_to(*p.live, "the bake failed", Cause::kBakeFailed);
-      }
-      Step s = make(Kind::kRetire);
-      s.colour = p.live;
-      return s;
-    }
-    case Kind::kRetire:
-      return make(Kind::kPrune);
-    case Kind::kPrune:
-      return end(ExitCode::kDone,
-                 fmt::format("done: {} is live on {} host(s) with revision {} ({}){}", to,
-                             p.batches.empty() ? 0 : p.batches.front().size(), p.revision, p.pinned,
-                             p.note));
-    default:
-      break;
-  }
-  return end(ExitCode::kInternal, "internal error: no blue-green step follows this one");
-}
-
 }  // namespace
 
-Step next_step(const Progress& p) { return p.blue_green ? blue_green(p) : rolling(p); }
+Step next_step(const Progress& p) {
+  return p.blue_green ? next_steps_detail::blue_green(p) : rolling(p);
+}
 
 }  // namespace orch::rollout

@@ -12,7 +12,9 @@
 // bake), finishing a rollback the journal decided, and every way each can stop (a signal, an
 // operator, the lock, an engine, the journal) is a row here, with the summary it ends with.
 // Resume is the same function started from a plan that adopted what the interrupted run
-// left (plan.h, ResumeOf): there is no resume path of its own.
+// left (plan.h, ResumeOf): there is no resume path of its own. Finishing an interrupted bake
+// and `rollgate switch-back` are blue-green runs that start at a later phase (Plan::Phase):
+// the same rows, with the steps already behind them skipped.
 #pragma once
 
 #include <chrono>
@@ -25,6 +27,7 @@
 #include "orchestrator/manifest/manifest.h"
 #include "orchestrator/rollout/control.h"
 #include "orchestrator/rollout/outcome.h"
+#include "orchestrator/rollout/plan.h"
 
 namespace orch::rollout {
 
@@ -41,12 +44,21 @@ inline std::string stop_cause(const health::Decision& d) {
   return d.rule == kRuleLockLease ? d.reason : std::string(kRuleInterrupted);
 }
 
+// What an undo does with the container the run gated on a host (undo.cc). The opaque
+// declaration in controller.h names the same type.
+enum class Undo : int {
+  kRemove,  // it never served: remove it (an engine error mid-swap, a blue-green discard)
+  kRetire,  // it ran and was judged: stop it and keep it as <app>-r<rev>-failed
+  kStop,    // switch-back: it existed before the run; stop it again if the run started it
+};
+
 struct Step {
   enum class Kind {
     kBegin,      // nothing taken yet (Progress::last before the first step)
     kSafePoint,  // nothing in flight: poll operator control (hold while paused), check the lock
     kSwap,       // every host of `batch`: the plan's actions up to its gate, concurrently
-    kGate,       // gate `batch` (blue-green: the new colour on every host, all or nothing)
+    kGate,       // gate `batch` (blue-green: the new colour on every host, all or nothing;
+                 // with `colour`: that colour, the one to switch back to, before it gets traffic)
     kRevert,     // an engine or the journal failed mid-swap: undo `batch`; it never served
     kRestore,    // `hosts` back on their previous container, which is gated again
     kComplete,   // `batch` passed: the actions after its gate (router steps, start-first)
@@ -54,7 +66,7 @@ struct Step {
     kRollBack,   // every touched host back, batch by batch, in reverse
     kSwitch,     // blue-green: the router sends the whole fleet to `colour`
     kAskRouter,  // blue-green: the switch answered an error; which colour is live now?
-    kDiscard,    // blue-green: undo the new colour on every host (`retire` keeps it as -failed)
+    kDiscard,    // blue-green: undo the new colour on every host, as `undo` says
     kRetire,     // blue-green: the colour that was live drains at the router, then stops
     kPrune,      // housekeeping after success: keep `keep` revisions
     kEnd,        // `end`: the exit code and summary
@@ -76,8 +88,9 @@ struct Step {
   int batch = 0;                           // 1-based
   std::vector<std::string> hosts;          // kRestore
   std::string why;                         // kRevert, kRollBack, kSwitch, kDiscard (engine)
-  std::optional<manifest::Colour> colour;  // kSwitch: to; kDiscard, kRetire: drain it first
-  bool retire = false;                     // kDiscard
+  std::optional<manifest::Colour> colour;  // kSwitch: to; kGate: check it; kDiscard, kRetire:
+                                           // drain it first
+  Undo undo = Undo::kRemove;               // kDiscard
   bool control = true;                     // kSafePoint: poll operator control
   Outcome end;                             // kEnd
 };
@@ -96,6 +109,7 @@ struct Progress {
   manifest::Colour target = manifest::Colour::kBlue;
   bool rollback_only = false;  // the journal's intent: the interrupted run decided to go back
   std::chrono::milliseconds bake{0};
+  Plan::Phase phase = Plan::Phase::kDeploy;  // blue-green: where the run starts
 
   Step last;                               // the step just taken
   Command command = Command::kNone;        // kSafePoint: the operator's word (after any hold)
@@ -105,6 +119,7 @@ struct Progress {
   std::vector<std::string> errors;         // per host "host: message" (kSwap, kComplete), or the
                                            // problems an undo met (kRevert, kRestore, kDiscard)
   health::Decision decision;               // kGate, kBake
+  health::Decision checked;                // kGate of a colour to switch back to
   Status status;                           // kSwitch, kRetire
   bool router_answered = false;            // kAskRouter
   std::optional<manifest::Colour> routed;  // kAskRouter: the live colour, if it could say

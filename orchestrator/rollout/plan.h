@@ -50,8 +50,9 @@ std::string describe(const Action& a);
 
 struct HostPlan {
   std::string host;
-  // kAdopt (resume only): the host already has this rollout's new container, created by the
-  // interrupted run; it is started if need be and gated, not recreated.
+  // kAdopt: the host already has the container this run gates (adopt_id), not recreated: the
+  // new container an interrupted run created (resume), the live colour of a bake being finished,
+  // or the colour a switch-back returns to. It is started if need be (a kStart action).
   enum class Mode { kFirstDeploy, kReplace, kUnchanged, kAdopt };
   Mode mode = Mode::kReplace;
   std::optional<AppContainer> current;  // the rollback target: the live container before the
@@ -102,6 +103,21 @@ struct Plan {
   std::optional<manifest::Colour> live;
   manifest::Colour target = manifest::Colour::kBlue;
   std::vector<std::string> router_steps;
+
+  // Where a blue-green run starts. Every phase is the same loop (next_steps.h); the phase only
+  // says which of its steps are already behind it.
+  enum class Phase {
+    kDeploy,  // start `target` beside `live`, gate, switch, bake, retire `live`
+    // The router already sends to `target`, which runs the digest, and `live` still runs (a bake
+    // that was interrupted or paused): bake `target` again, then retire `live`. Going back
+    // gates `live` first: it has run unrouted since the interruption.
+    kBake,
+    // rollgate switch-back: `target` is the colour that is not live; its containers are started
+    // where stopped (never created) and gated, then the router switches and `live` retires. An
+    // abandoned switch-back stops again what it started; nothing is removed.
+    kSwitchBack,
+  };
+  Phase phase = Phase::kDeploy;
 };
 
 // Continuing an interrupted rollout (`rollgate resume`): the same id and revision, and every
@@ -134,6 +150,15 @@ Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string
                                   const std::string& rollout_id,
                                   std::optional<manifest::Colour> routed,
                                   const std::optional<ResumeOf>& resume = {});
+
+// rollgate switch-back (Plan::Phase::kSwitchBack): `routed` is the router's live colour, else
+// the running colour (running_colour). One batch of every host; per host the other colour's
+// slot holder is adopted: started if stopped, then gated. revision and digest are that
+// container's. kFailedPrecondition naming every host that has no container of the other colour.
+Result<Plan> make_switch_back_plan(const manifest::Manifest& m,
+                                   const std::vector<HostObservation>& observed,
+                                   std::optional<manifest::Colour> routed,
+                                   const std::string& rollout_id);
 
 // When the router cannot say which colour is live: the colour whose slot holder is the only one
 // running on each host, the same on every host. kFailedPrecondition naming the hosts otherwise.

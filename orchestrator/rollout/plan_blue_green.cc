@@ -59,7 +59,100 @@ std::optional<AppContainer> displaced_standby(const std::string& app, manifest::
   return std::nullopt;
 }
 
+// Plan::Phase::kBake: `baked` serves the digest on every host and the other colour still runs
+// on some. Every host is in the one batch, so that a switch back sends the whole fleet.
+Plan finishing_bake(const manifest::Manifest& m, Plan plan,
+                    const std::vector<HostObservation>& observed,
+                    const std::vector<std::vector<AppContainer>>& per_host,
+                    manifest::Colour baked) {
+  const manifest::Colour other = manifest::other(baked);
+  plan.phase = Plan::Phase::kBake;
+  plan.target = baked;
+  plan.live.reset();
+  Batch batch{1, {}};
+  for (size_t i = 0; i < observed.size(); ++i) {
+    auto holder = slot_holder(m.app, baked, per_host[i]);
+    HostPlan hp;
+    hp.host = observed[i].host;
+    hp.mode = HostPlan::Mode::kAdopt;
+    hp.adopt_id = holder->id;
+    hp.colour = baked;
+    hp.port = m.strategy.ports->of(baked);
+    hp.current = slot_holder(m.app, other, per_host[i]);
+    hp.current_port = m.strategy.ports->of(other);
+    if (hp.current) {
+      plan.live = other;
+    }
+    plan.revision = holder->revision;
+    hp.actions.push_back(Action{Action::Type::kGate, holder->name});
+    batch.hosts.push_back(std::move(hp));
+  }
+  plan.batches.push_back(std::move(batch));
+  return plan;
+}
+
 }  // namespace
+
+Result<Plan> make_switch_back_plan(const manifest::Manifest& m,
+                                   const std::vector<HostObservation>& observed,
+                                   std::optional<manifest::Colour> routed,
+                                   const std::string& rollout_id) {
+  std::vector<std::vector<AppContainer>> per_host;
+  std::vector<std::string> hosts;
+  for (const auto& o : observed) {
+    per_host.push_back(app_containers(o.containers));
+    hosts.push_back(o.host);
+  }
+  std::optional<manifest::Colour> live = routed;
+  if (!live) {
+    auto running = running_colour(m.app, hosts, per_host);
+    if (!running) {
+      return running.status();
+    }
+    live = *running;
+  }
+  const manifest::Colour back = manifest::other(*live);
+  Plan plan =
+      empty_plan(m, "switch-back to " + std::string(manifest::to_string(back)), "", "", rollout_id);
+  plan.blue_green = true;
+  plan.phase = Plan::Phase::kSwitchBack;
+  plan.live = live;
+  plan.target = back;
+  std::vector<std::string> missing;
+  Batch batch{1, {}};
+  for (size_t i = 0; i < observed.size(); ++i) {
+    auto holder = slot_holder(m.app, back, per_host[i]);
+    if (!holder) {
+      missing.push_back(fmt::format("{} has no {} container ({})", hosts[i],
+                                    manifest::to_string(back), slot_name(m.app, back)));
+      continue;
+    }
+    if (batch.hosts.empty()) {
+      // The journal's history shows a switch-back as a rollout to the revision it makes live.
+      plan.revision = holder->revision;
+      plan.digest = holder->digest;
+    }
+    HostPlan hp;
+    hp.host = hosts[i];
+    hp.mode = HostPlan::Mode::kAdopt;
+    hp.adopt_id = holder->id;
+    hp.colour = back;
+    hp.port = m.strategy.ports->of(back);
+    hp.current = slot_holder(m.app, *live, per_host[i]);
+    hp.current_port = m.strategy.ports->of(*live);
+    if (!holder->running()) {
+      hp.actions.push_back(Action{Action::Type::kStart, holder->name});
+    }
+    hp.actions.push_back(Action{Action::Type::kGate, holder->name});
+    batch.hosts.push_back(std::move(hp));
+  }
+  if (!missing.empty()) {
+    return Status(Code::kFailedPrecondition,
+                  fmt::format("nothing to switch back to: {}", fmt::join(missing, "; ")));
+  }
+  plan.batches.push_back(std::move(batch));
+  return plan;
+}
 
 Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string& image,
                                   const std::string& pinned, const std::string& digest,
@@ -125,6 +218,19 @@ Result<Plan> make_blue_green_plan(const manifest::Manifest& m, const std::string
   for (size_t i = 0; i < observed.size() && all_current; ++i) {
     auto holder = slot_holder(m.app, *live, per_host[i]);
     all_current = holder && holder->running() && holder->digest == digest;
+  }
+
+  if (all_current) {
+    // The other colour still runs somewhere: a bake was interrupted or paused after the switch.
+    // Finishing it is the rest of that rollout: the live colour is adopted and baked.
+    bool other_runs = false;
+    for (size_t i = 0; i < observed.size(); ++i) {
+      auto other = slot_holder(m.app, plan.target, per_host[i]);
+      other_runs = other_runs || (other && other->running());
+    }
+    if (other_runs) {
+      return finishing_bake(m, std::move(plan), observed, per_host, *live);
+    }
   }
 
   const int stop_timeout_s = stop_timeout_seconds(m.container);

@@ -157,8 +157,13 @@ Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std
     }
     if (pf.plan.blue_green && !pf.plan.noop()) {
       const std::string to = manifest::to_string(pf.plan.target);
-      pf.plan.router_steps.push_back("ROUTER " + router_->describe_switch(pf.plan.target) +
-                                     "   (once " + to + " passed its gate on every host)");
+      if (pf.plan.phase == Plan::Phase::kBake) {
+        pf.plan.router_steps.push_back("ROUTER already sends to " + to +
+                                       " (a bake was interrupted); it is baked again");
+      } else {
+        pf.plan.router_steps.push_back("ROUTER " + router_->describe_switch(pf.plan.target) +
+                                       "   (once " + to + " passed its gate on every host)");
+      }
       if (options_.bake.count() > 0 || manifest_.health.bake.count() > 0) {
         pf.plan.router_steps.push_back(
             fmt::format("BAKE watch {} for {}; if it fails, switch back to the previous colour", to,
@@ -173,8 +178,8 @@ Task<Result<Controller::Preflight>> Controller::preflight(std::string image, std
       }
     }
   }
-  if (pf.plan.noop()) {
-    co_return pf;
+  if (pf.plan.noop() || pf.plan.phase == Plan::Phase::kBake) {
+    co_return pf;  // nothing to pull: finishing a bake creates nothing
   }
   if (!pull) {
     if (!options_.require_local_image) {

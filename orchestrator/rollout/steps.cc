@@ -48,7 +48,7 @@ router::Endpoint Controller::endpoint(const HostRun& run, bool new_container) co
 Task<Status> Controller::run_action(HostRun& run, const Action& a) {
   auto* engine = run.host->engine;
   if (a.type == Action::Type::kGate) {
-    run.gating = run.new_id;
+    run.gating = run.new_id.empty() ? run.plan.adopt_id : run.new_id;
     run.gate_port = run.plan.port;
     run.gate_started = clock_.now();
     co_return Status::ok();

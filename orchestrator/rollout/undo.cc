@@ -43,8 +43,8 @@ Task<Status> rename_to_failed(docker::Engine& engine, const std::string& app, co
 
 // The one undo path. Puts one host back exactly as it was before this rollout touched it, in
 // the reverse order of the swap, undoing only what the host's flags say was done:
-//   1. the new container: removed (Undo::kRemove) or stopped and kept as <app>-r<rev>-failed
-//      (Undo::kRetire);
+//   1. the new container: removed (Undo::kRemove), stopped and kept as <app>-r<rev>-failed
+//      (Undo::kRetire), or, when it existed before the run (switch-back), stopped (Undo::kStop);
 //   2. the container it displaced gets its name back: the previous live container (rolling),
 //      or the standby it archived (blue-green);
 //   3. the previous container is started again if this rollout stopped it.
@@ -58,7 +58,18 @@ Task<Status> Controller::undo_host(HostRun& run, Undo how) {
   if (!run.new_id.empty()) {
     const std::string id = run.new_id;
     Status st;
-    if (how == Undo::kRemove) {
+    if (how == Undo::kStop) {
+      // It existed before this run, which started it: stopped again, kept as it was.
+      UndoCall stop{"undo: stop " + id,
+                    "stop",
+                    id,
+                    "",
+                    "stopped " + id + " again",
+                    [engine, id]() -> Task<Status> {
+                      co_return co_await engine->stop_container(id, std::nullopt);
+                    }};
+      st = co_await undo_step(host, std::move(stop));
+    } else if (how == Undo::kRemove) {
       UndoCall remove{"undo: remove " + id,
                       "remove",
                       id,
@@ -94,6 +105,7 @@ Task<Status> Controller::undo_host(HostRun& run, Undo how) {
     }
     if (!st) {
       co_return st.with_context(how == Undo::kRemove ? "remove the new container"
+                                : how == Undo::kStop ? "stop it again"
                                                      : "retire the new container");
     }
     run.new_id.clear();

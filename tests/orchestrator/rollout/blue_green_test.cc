@@ -28,6 +28,23 @@ void check_never_stopped(const RouterFleet& f, const std::vector<std::string>& i
   }
 }
 
+// rollgate switch-back's starting point: green (v2) is live; blue holds `digest`, `state`.
+std::pair<std::vector<std::string>, std::vector<std::string>> seed_switch_back(
+    RouterFleet& f, const std::string& digest, const std::string& state) {
+  auto blue = f.seed("web-blue", digest, 1, state, "blue");
+  auto green = f.seed("web-green", kV2, 2, "running", "green");
+  f.router.live = Colour::kGreen;
+  return {blue, green};
+}
+
+// A switch-back that did not happen: green kept serving and was never stopped.
+void check_green_kept(const RouterFleet& f, const std::vector<std::string>& green) {
+  INFO(f.report());
+  CHECK(f.violations.empty());
+  CHECK(f.router.live == std::optional<Colour>(Colour::kGreen));
+  check_never_stopped(f, green);
+}
+
 // After a rollout that did not go through: on every host blue (`blue`) still runs as web-blue,
 // the standby (`standby`) has its name web-green back, and no container of `digest` is left
 // under a slot name.
@@ -210,6 +227,15 @@ TEST_CASE("blue-green: a resumed bake that fails switches back to the colour sti
   auto blue = f.seed("web-blue", kV1, 1, "running", "blue");
   auto green = f.seed("web-green", test::kBad, 2, "running", "green");
   f.router.live = Colour::kGreen;
+  // blue has run unrouted since the interruption: it must pass a gate before it gets traffic.
+  std::vector<int> blue_passes_at_switch;
+  f.on_router_call = [&](const std::string& call) {
+    if (call == "switch blue") {
+      for (int h = 0; h < 2; ++h) {
+        blue_passes_at_switch.push_back(f.passes(blue[h]));
+      }
+    }
+  };
   auto out = f.apply("bad", 2s);
   INFO(out.summary);
   CHECK(out.code == ExitCode::kRolledBack);
@@ -218,11 +244,34 @@ TEST_CASE("blue-green: a resumed bake that fails switches back to the colour sti
   CHECK(f.router.calls ==
         std::vector<std::string>{"check", "live", "switch blue", "wait-idle green"});
   CHECK(f.router.live == std::optional<Colour>(Colour::kBlue));
+  CHECK(blue_passes_at_switch == std::vector<int>{2, 2});
   for (int h = 0; h < 2; ++h) {
     CAPTURE(h);
     CHECK(f.find(h, "web-blue")->status == "running");
-    CHECK(f.find(h, "web-green")->status == "exited");
+    // As after any failed bake, the colour that failed is stopped and kept as -failed.
+    CHECK(f.find(h, "web-green") == nullptr);
+    const auto* failed = f.find(h, "web-r2-failed");
+    REQUIRE(failed);
+    CHECK(failed->id == green[h]);
+    CHECK(failed->status == "exited");
   }
+}
+
+TEST_CASE("blue-green: a resumed bake that fails stays on green when blue is not healthy either",
+          "[controller][bluegreen]") {
+  RouterFleet f(2, Mode::kBlueGreen);
+  auto blue = f.seed("web-blue", test::kBad, 1, "running", "blue");
+  auto green = f.seed("web-green", test::kBad, 2, "running", "green");
+  f.router.live = Colour::kGreen;
+  auto out = f.apply("bad", 2s);
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kPaused);
+  CHECK_THAT(out.summary, Contains("blue is not healthy either"));
+  INFO(f.report());
+  CHECK(f.violations.empty());
+  CHECK(f.router.count("switch blue") == 0);
+  CHECK(f.router.live == std::optional<Colour>(Colour::kGreen));
+  check_never_stopped(f, green);
 }
 
 TEST_CASE("blue-green: a refused switch removes green and pauses", "[controller][bluegreen]") {
@@ -331,9 +380,7 @@ TEST_CASE("blue-green: the router's live colour decides the target", "[controlle
 TEST_CASE("switch-back: blue is restarted, gated, switched to, and green stops",
           "[controller][bluegreen][switchback]") {
   RouterFleet f(2, Mode::kBlueGreen);
-  auto blue = f.seed("web-blue", kV1, 1, "exited", "blue");
-  auto green = f.seed("web-green", kV2, 2, "running", "green");
-  f.router.live = Colour::kGreen;
+  auto [blue, green] = seed_switch_back(f, kV1, "exited");
   std::vector<int> blue_passes_at_switch;
   f.on_router_call = [&](const std::string& call) {
     if (call == "switch blue") {
@@ -371,24 +418,55 @@ TEST_CASE("switch-back: blue is restarted, gated, switched to, and green stops",
 TEST_CASE("switch-back: blue failing its gate is stopped again, green stays live",
           "[controller][bluegreen][switchback]") {
   RouterFleet f(2, Mode::kBlueGreen);
-  auto blue = f.seed("web-blue", kBad, 1, "exited", "blue");
-  auto green = f.seed("web-green", kV2, 2, "running", "green");
-  f.router.live = Colour::kGreen;
+  auto [blue, green] = seed_switch_back(f, kBad, "exited");
   auto out = f.switch_back();
   INFO(out.summary);
   CHECK(out.code == ExitCode::kRolledBack);
-  INFO(f.report());
-  CHECK(f.violations.empty());
+  check_green_kept(f, green);
   CHECK(f.router.count("switch blue") == 0);
   CHECK(f.router.count("switch green") == 0);
-  CHECK(f.router.live == std::optional<Colour>(Colour::kGreen));
-  check_never_stopped(f, green);
   for (int h = 0; h < 2; ++h) {
     const std::string host = "h" + std::to_string(h + 1);
     CHECK(f.at(host + " start " + blue[h]) >= 0);
     CHECK(f.at(host + " stop " + blue[h]) > f.at(host + " start " + blue[h]));
     CHECK(f.find(h, "web-blue")->status == "exited");
     CHECK(f.find(h, "web-green")->status == "running");
+  }
+}
+
+TEST_CASE("switch-back: a refused switch stops blue again and pauses, green stays live",
+          "[controller][bluegreen][switchback]") {
+  RouterFleet f(2, Mode::kBlueGreen);
+  auto [blue, green] = seed_switch_back(f, kV1, "exited");
+  f.router.refuse_switches = 1;
+  auto out = f.switch_back();
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kPaused);
+  CHECK_THAT(out.summary, Contains("the router did not switch to blue"));
+  check_green_kept(f, green);
+  CHECK(f.router.calls == std::vector<std::string>{"check", "live", "switch blue", "live"});
+  for (int h = 0; h < 2; ++h) {
+    CAPTURE(h);
+    CHECK(f.find(h, "web-blue")->id == blue[h]);  // stopped again, never removed
+    CHECK(f.find(h, "web-blue")->status == "exited");
+  }
+}
+
+TEST_CASE("switch-back: an abandoned switch-back leaves running what it did not start",
+          "[controller][bluegreen][switchback]") {
+  // blue already runs unrouted on both hosts (and is bad): the gate fails, and blue is left as
+  // the switch-back found it.
+  RouterFleet f(2, Mode::kBlueGreen);
+  auto [blue, green] = seed_switch_back(f, kBad, "running");
+  auto out = f.switch_back();
+  INFO(out.summary);
+  CHECK(out.code == ExitCode::kRolledBack);
+  check_green_kept(f, green);
+  CHECK(f.router.count("switch blue") == 0);
+  check_never_stopped(f, blue);
+  for (int h = 0; h < 2; ++h) {
+    CAPTURE(h);
+    CHECK(f.count("h" + std::to_string(h + 1) + " start " + blue[h]) == 0);
   }
 }
 
@@ -420,12 +498,7 @@ TEST_CASE("blue-green: an engine error at any call leaves the live colour servin
 TEST_CASE("switch-back: an engine error at any call leaves the live colour serving",
           "[controller][bluegreen][switchback]") {
   test::each_failure(
-      2, Mode::kBlueGreen,
-      [](RouterFleet& f) {
-        f.seed("web-blue", kV1, 1, "exited", "blue");
-        f.seed("web-green", kV2, 2, "running", "green");
-        f.router.live = Colour::kGreen;
-      },
+      2, Mode::kBlueGreen, [](RouterFleet& f) { seed_switch_back(f, kV1, "exited"); },
       [](RouterFleet& f) { return f.switch_back(); },
       [](ExitCode c) { return c != ExitCode::kInternal; });
 }

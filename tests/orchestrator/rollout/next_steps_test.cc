@@ -24,12 +24,16 @@ Progress rolling(int batches) {
   return p;
 }
 
-Progress blue_green() {
+// Two hosts, blue-green, from `phase`: `live` serves before the run, `target` is its colour.
+Progress blue_green(Plan::Phase phase = Plan::Phase::kDeploy,
+                    manifest::Colour live = manifest::Colour::kBlue,
+                    manifest::Colour target = manifest::Colour::kGreen) {
   Progress p = rolling(1);
   p.batches = {{"h1", "h2"}};
   p.blue_green = true;
-  p.live = manifest::Colour::kBlue;
-  p.target = manifest::Colour::kGreen;
+  p.phase = phase;
+  p.live = live;
+  p.target = target;
   return p;
 }
 
@@ -41,10 +45,30 @@ health::Decision decided(Action a, std::string rule = "healthy", std::string rea
   return d;
 }
 
+Step make_swap() {
+  Step s;
+  s.kind = Kind::kSwap;
+  s.batch = 1;
+  return s;
+}
+
 // Takes the step (as the loop records it) and returns the next one.
 Step take(Progress& p, const Step& s) {
   p.last = s;
   return next_step(p);
+}
+
+// From a blue-green gate: it passes, the switch answers `error`, the router is asked and
+// answers (the test sets what). Returns the kAskRouter step.
+Step refused_switch(Progress& p, const Step& gate, const std::string& error) {
+  p.decision = decided(Action::kContinue);
+  Step s = take(p, gate);
+  REQUIRE(s.kind == Kind::kSwitch);
+  p.status = Status(Code::kUnavailable, error);
+  s = take(p, s);
+  REQUIRE(s.kind == Kind::kAskRouter);
+  p.router_answered = true;
+  return s;
 }
 
 TEST_CASE("next_step: a rolling update walks safe point, swap, gate, complete per batch",
@@ -163,7 +187,7 @@ TEST_CASE("next_step: a decided rollback is finished, never turned back into a r
   REQUIRE(s.kind == Kind::kSafePoint);
   s = take(bg, s);
   CHECK(s.kind == Kind::kDiscard);
-  CHECK(s.retire);
+  CHECK(s.undo == Undo::kRetire);
 }
 
 TEST_CASE("next_step: blue-green switches only after its gate passed", "[next_steps]") {
@@ -180,7 +204,7 @@ TEST_CASE("next_step: blue-green switches only after its gate passed", "[next_st
     p.decision = decided(Action::kRollback, "worse-than-baseline", "h1 fails");
     s = take(p, s);
     REQUIRE(s.kind == Kind::kDiscard);
-    CHECK_FALSE(s.retire);
+    CHECK(s.undo == Undo::kRemove);
     s = take(p, s);
     CHECK(s.end.code == ExitCode::kRolledBack);
     CHECK_THAT(s.end.summary, Catch::Contains("green was removed before any traffic reached it"));
@@ -211,16 +235,11 @@ TEST_CASE("next_step: blue-green switches only after its gate passed", "[next_st
     CHECK(s.colour == manifest::Colour::kBlue);
     s = take(p, s);
     REQUIRE(s.kind == Kind::kDiscard);
-    CHECK(s.retire);
+    CHECK(s.undo == Undo::kRetire);
     CHECK(s.colour == manifest::Colour::kGreen);  // drained first
   }
   SECTION("a switch whose answer was lost: the router is asked, and its word decides") {
-    p.decision = decided(Action::kContinue);
-    s = take(p, s);
-    p.status = Status(Code::kUnavailable, "timeout");
-    s = take(p, s);
-    REQUIRE(s.kind == Kind::kAskRouter);
-    p.router_answered = true;
+    s = refused_switch(p, s, "timeout");
     p.routed = manifest::Colour::kBlue;
     Step back = take(p, s);
     CHECK(back.kind == Kind::kDiscard);
@@ -229,6 +248,114 @@ TEST_CASE("next_step: blue-green switches only after its gate passed", "[next_st
     p.router_answered = false;
     p.routed.reset();
     CHECK(take(p, s).end.code == ExitCode::kInternal);
+  }
+}
+
+TEST_CASE("next_step: finishing an interrupted bake starts at the bake, never at a switch",
+          "[next_steps][bake]") {
+  // green is live (the router already sends to it) and blue still runs.
+  Progress p = blue_green(Plan::Phase::kBake, manifest::Colour::kBlue, manifest::Colour::kGreen);
+  Step s = next_step(p);
+  REQUIRE(s.kind == Kind::kSafePoint);
+  s = take(p, s);
+  REQUIRE(s.kind == Kind::kBake);  // even with no bake configured: green is judged once
+  SECTION("a passing bake retires blue and says it finished the bake") {
+    p.decision = decided(Action::kContinue);
+    s = take(p, s);
+    REQUIRE(s.kind == Kind::kRetire);
+    CHECK(s.colour == manifest::Colour::kBlue);
+    s = take(p, take(p, s));
+    CHECK(s.end.code == ExitCode::kDone);
+    CHECK_THAT(s.end.summary, Catch::Contains("finished the interrupted bake; green is live"));
+  }
+  SECTION("a failing bake gates blue, which ran unrouted, before switching back to it") {
+    p.decision = decided(Action::kRollback, "worse-than-baseline", "h2 fails");
+    s = take(p, s);
+    REQUIRE(s.kind == Kind::kGate);
+    CHECK(s.colour == manifest::Colour::kBlue);
+    SECTION("blue passes: switch back, then green is retired as -failed") {
+      p.checked = decided(Action::kContinue);
+      s = take(p, s);
+      REQUIRE(s.kind == Kind::kSwitch);
+      CHECK(s.colour == manifest::Colour::kBlue);
+      s = take(p, s);
+      REQUIRE(s.kind == Kind::kDiscard);
+      CHECK(s.undo == Undo::kRetire);
+      s = take(p, s);
+      CHECK(s.end.code == ExitCode::kRolledBack);
+      CHECK_THAT(s.end.summary, Catch::Contains("h2 fails (during the bake); switched back to "
+                                                "blue"));
+    }
+    SECTION("blue fails too: nothing switches, green stays live") {
+      p.checked = decided(Action::kRollback, "unhealthy", "blue does not answer");
+      s = take(p, s);
+      CHECK(s.kind == Kind::kEnd);
+      CHECK(s.end.code == ExitCode::kPaused);
+      CHECK_THAT(s.end.summary, Catch::Contains("blue is not healthy either"));
+      CHECK_THAT(s.end.summary, Catch::Contains("green stays live"));
+    }
+  }
+  SECTION("a decided rollback is finished: blue is checked, then switched to") {
+    p.rollback_only = true;
+    p.last = Step{};  // from the start again
+    s = take(p, next_step(p));
+    REQUIRE(s.kind == Kind::kGate);
+    CHECK(s.colour == manifest::Colour::kBlue);
+  }
+}
+
+TEST_CASE("next_step: switch-back starts the other colour, gates it, switches, retires",
+          "[next_steps][switchback]") {
+  // green is live; blue is what switch-back returns to.
+  Progress p =
+      blue_green(Plan::Phase::kSwitchBack, manifest::Colour::kGreen, manifest::Colour::kBlue);
+  p.bake = std::chrono::seconds(5);  // a switch-back has no bake
+  Step s = take(p, next_step(p));
+  REQUIRE(s.kind == Kind::kSwap);
+  s = take(p, s);
+  REQUIRE(s.kind == Kind::kGate);
+  SECTION("a passing gate: switch, then green retires, no bake and no prune") {
+    p.decision = decided(Action::kContinue);
+    s = take(p, s);
+    REQUIRE(s.kind == Kind::kSwitch);
+    CHECK(s.colour == manifest::Colour::kBlue);
+    s = take(p, s);
+    REQUIRE(s.kind == Kind::kRetire);
+    CHECK(s.colour == manifest::Colour::kGreen);
+    s = take(p, s);
+    CHECK(s.end.code == ExitCode::kDone);
+    CHECK_THAT(s.end.summary, Catch::StartsWith("switched back: blue is live on 2 host(s)"));
+  }
+  SECTION("a failing gate stops again what it started: nothing is removed") {
+    p.decision = decided(Action::kRollback, "unhealthy", "h1 fails");
+    s = take(p, s);
+    REQUIRE(s.kind == Kind::kDiscard);
+    CHECK(s.undo == Undo::kStop);
+    s = take(p, s);
+    CHECK(s.end.code == ExitCode::kRolledBack);
+    CHECK(s.end.summary == "switch-back abandoned: h1 fails; green stays live and never stopped");
+  }
+  SECTION("an engine error, and an undo that fails, say so") {
+    Progress q = p;
+    q.last = make_swap();
+    q.errors = {"h1: start: boom"};
+    s = next_step(q);
+    REQUIRE(s.kind == Kind::kDiscard);
+    CHECK(s.undo == Undo::kStop);
+    q.errors = {"h1: stop: still boom"};
+    s = take(q, s);
+    CHECK(s.end.code == ExitCode::kInternal);
+    CHECK_THAT(s.end.summary, Catch::Contains("stopping blue again failed: h1: stop: still boom"));
+  }
+  SECTION("a refused switch stops blue again and pauses: fix the router") {
+    s = refused_switch(p, s, "refused");
+    p.routed = manifest::Colour::kGreen;
+    s = take(p, s);
+    REQUIRE(s.kind == Kind::kDiscard);
+    CHECK(s.undo == Undo::kStop);
+    s = take(p, s);
+    CHECK(s.end.code == ExitCode::kPaused);
+    CHECK_THAT(s.end.summary, Catch::Contains("the router did not switch to blue: refused"));
   }
 }
 
