@@ -22,6 +22,7 @@
 #include <boost/beast/core/error.hpp>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "orchestrator/core/duration.h"
 
@@ -191,24 +192,36 @@ Task<Result<std::unique_ptr<Connection>>> Transport::connect(TimePoint deadline,
     co_return std::make_unique<Connection>(std::move(stream));
   }
 
-  using namespace net::experimental::awaitable_operators;
-  tcp::resolver resolver(executor);
-  net::steady_timer timer(executor);
-  timer.expires_after(left(clock_, connect_deadline));
-  auto resolved =
-      co_await (resolver.async_resolve(endpoint_.host, std::to_string(endpoint_.port), kUseTuple) ||
-                timer.async_wait(kUseTuple));
-  if (resolved.index() == 1) {
-    co_return failed("resolving " + endpoint_.host + " " + timed_out);
-  }
-  auto [rec, results] = std::get<0>(std::move(resolved));
-  if (rec) {
-    co_return failed("resolving " + endpoint_.host + ": " + rec.message());
+  // An address needs no resolver: asio resolves on a thread of its own, and a fleet's engines
+  // are mostly addresses, so each connection would cost a thread handoff (docs/performance.md).
+  std::vector<tcp::endpoint> targets;
+  beast::error_code numeric_ec;
+  const auto numeric = net::ip::make_address(endpoint_.host, numeric_ec);
+  if (!numeric_ec) {
+    targets.emplace_back(numeric, endpoint_.port);
+  } else {
+    using namespace net::experimental::awaitable_operators;
+    tcp::resolver resolver(executor);
+    net::steady_timer timer(executor);
+    timer.expires_after(left(clock_, connect_deadline));
+    auto resolved = co_await (
+        resolver.async_resolve(endpoint_.host, std::to_string(endpoint_.port), kUseTuple) ||
+        timer.async_wait(kUseTuple));
+    if (resolved.index() == 1) {
+      co_return failed("resolving " + endpoint_.host + " " + timed_out);
+    }
+    auto [rec, results] = std::get<0>(std::move(resolved));
+    if (rec) {
+      co_return failed("resolving " + endpoint_.host + ": " + rec.message());
+    }
+    for (const auto& r : results) {
+      targets.push_back(r.endpoint());
+    }
   }
 
   TcpStream stream(executor);
   stream.expires_after(left(clock_, connect_deadline));
-  auto [ec, connected] = co_await stream.async_connect(results, kUseTuple);
+  auto [ec, connected] = co_await stream.async_connect(targets, kUseTuple);
   if (ec == beast::error::timeout) {
     co_return failed(timed_out);
   }
