@@ -126,6 +126,7 @@ Result<Journal> Journal::open(std::unique_ptr<File> file) {
   Journal j(std::move(file));
   j.records_ = std::move(decoded->records);
   j.end_ = decoded->good_bytes;
+  j.synced_end_ = j.end_;
   j.dropped_bytes_ = data->size() - decoded->good_bytes;
   if (j.dropped_bytes_ > 0) {
     // Without the truncate, the next record would land after the torn bytes and turn a torn
@@ -153,6 +154,14 @@ Result<Journal> Journal::open(const std::string& path) {
 }
 
 Status Journal::append(RecordType type, const json& payload) {
+  Status s = write(type, payload);
+  if (!s) {
+    return s;
+  }
+  return sync().with_context(fmt::format("journal append {}", type_name(type)));
+}
+
+Status Journal::write(RecordType type, const json& payload) {
   if (broken_) {
     return Status(Code::kInternal,
                   "journal is unusable: an earlier failed write could not be undone");
@@ -169,19 +178,47 @@ Status Journal::append(RecordType type, const json& payload) {
                               text.size(), kMaxPayload));
   }
   std::string bytes = encode_record(type, text);
-  Status s = file_->append(bytes);
-  if (s) {
-    s = file_->sync();
-  }
-  if (!s) {
-    // Undo a possibly partial record so that later appends do not follow garbage.
+  if (Status s = file_->append(bytes); !s) {
+    // Undo a possibly partial record so that later appends do not follow garbage. (The sync
+    // also makes the records written before it durable, which they may be anyway.)
     if (!file_->truncate(end_) || !file_->sync()) {
       broken_ = true;
+    } else {
+      synced_end_ = end_;
+      unsynced_ = false;
     }
     return s.with_context(fmt::format("journal append {}", type_name(type)));
   }
   records_.push_back(Record{type, payload, end_});
   end_ += bytes.size();
+  unsynced_ = true;
+  return Status::ok();
+}
+
+Status Journal::sync() {
+  if (broken_) {
+    return Status(Code::kInternal,
+                  "journal is unusable: an earlier failed write could not be undone");
+  }
+  if (!unsynced_) {
+    return Status::ok();
+  }
+  if (Status s = file_->sync(); !s) {
+    // The records since the last good sync may or may not be on disk: cut them off and make
+    // the cut durable, so that nothing unacknowledged is ever read back as if it had been.
+    if (!file_->truncate(synced_end_) || !file_->sync()) {
+      broken_ = true;
+    } else {
+      while (!records_.empty() && records_.back().offset >= synced_end_) {
+        records_.pop_back();
+      }
+      end_ = synced_end_;
+      unsynced_ = false;
+    }
+    return s;
+  }
+  synced_end_ = end_;
+  unsynced_ = false;
   return Status::ok();
 }
 

@@ -88,6 +88,18 @@ class Journal {
   // too, every later append fails with kInternal.
   Status append(RecordType type, const nlohmann::json& payload);
 
+  // Group commit: write() appends one record without syncing it; sync() makes every record
+  // written so far durable with one fdatasync. A record is acknowledged only once a sync()
+  // after its write() returned ok: until then a crash may drop it (whole records only; a torn
+  // one is dropped at open, like any tail). A failed sync() breaks the journal: after fsync
+  // fails the kernel may already have dropped the dirty pages: every record since the last
+  // good sync is cut off again (truncated, and the cut synced) and reported failed; if even
+  // that fails, every later write, sync or append fails with kInternal. write() errors are as
+  // append()'s.
+  Status write(RecordType type, const nlohmann::json& payload);
+  Status sync();
+  bool unsynced() const { return unsynced_; }
+
   Status append(const StartRecord& r) { return append(type_of(r), to_json(r)); }
   Status append(const IntentRecord& r) { return append(type_of(r), to_json(r)); }
   Status append(const OutcomeRecord& r) { return append(type_of(r), to_json(r)); }
@@ -96,6 +108,10 @@ class Journal {
   Status append(const BatchDoneRecord& r) { return append(type_of(r), to_json(r)); }
   Status append(const EndRecord& r) { return append(type_of(r), to_json(r)); }
   Status append(const LockTakeoverRecord& r) { return append(type_of(r), to_json(r)); }
+  template <class R>
+  Status write(const R& r) {
+    return write(type_of(r), to_json(r));
+  }
 
   // Every record: those read at open, then those appended since. Feed to replay().
   const std::vector<Record>& records() const { return records_; }
@@ -110,6 +126,8 @@ class Journal {
   uint64_t end_ = 0;  // file size after the last good record
   uint64_t dropped_bytes_ = 0;
   bool broken_ = false;
+  bool unsynced_ = false;    // write() since the last sync
+  uint64_t synced_end_ = 0;  // file size after the last record known durable
 };
 
 // Reads the records of the journal at `path` without changing the file: a torn tail is

@@ -37,7 +37,9 @@ Task<Status> Controller::stop_previous(std::vector<HostRun*> runs, std::string w
     stops.push_back(
         [](Controller* self, HostRun* run, std::string id, std::string why) -> Task<Status> {
           const std::string call = "stop " + id + " (" + why + ")";
-          if (auto written = self->journal_.intent(run->plan.host, call, "stop", id); !written) {
+          const std::string action = "stop";
+          auto written = co_await self->journal_.intent(run->plan.host, call, action, id);
+          if (!written) {
             co_return written;
           }
           const auto timeout_s = stop_timeout_seconds(self->manifest_.container);
@@ -45,7 +47,7 @@ Task<Status> Controller::stop_previous(std::vector<HostRun*> runs, std::string w
               self->clock_, self->manifest_.health.interval, [&]() -> Task<Status> {
                 co_return co_await run->host->engine->stop_container(id, timeout_s);
               });
-          self->journal_.outcome(run->plan.host, call, st);
+          co_await self->journal_.outcome(run->plan.host, call, st);
           self->emit("step", run->plan.host, (st ? "ok    " : "FAIL  ") + call,
                      {{"call", "stop"}, {"ok", st.is_ok()}});
           co_return st;
@@ -100,13 +102,16 @@ Task<Status> Controller::switch_router(Colour to, const std::vector<HostRun*>& r
         router::Endpoint{r->plan.host, r->host->address, manifest_.strategy.ports->of(to)});
   }
   const std::string call = router_->describe_switch(to);
-  auto written = journal_.intent("", call, "switch", manifest::to_string(to), "");
+  const std::string fleet;  // the switch is the fleet's, not a host's
+  const std::string action = "switch";
+  const std::string colour = manifest::to_string(to);
+  auto written = co_await journal_.intent(fleet, call, action, colour);
   if (!written) {
     co_return written.with_context("journal");
   }
   const TimePoint start = clock_.now();
   auto st = co_await router_->switch_to(to, endpoints);
-  journal_.outcome("", call, st);
+  co_await journal_.outcome(fleet, call, st);
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - start);
   emit(
       "switch", "",

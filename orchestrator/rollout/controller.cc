@@ -245,10 +245,11 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
     size_t k = 0;
     for (const auto& b : plan.batches) {
       for (const auto& hp : b.hosts) {
-        journal_.note(journal::BaselineRecord{"", {}, hp.host, health::to_string(baselines[k++])});
+        journal_.stage(journal::BaselineRecord{"", {}, hp.host, health::to_string(baselines[k++])});
       }
     }
   }
+  (void)journal_.flush();  // latched, checked next
   if (journal_.failed()) {
     // Nothing was touched yet, and nothing may be: every later step is written ahead.
     co_return finish(Outcome{ExitCode::kInternal,

@@ -1,30 +1,100 @@
 #include "orchestrator/rollout/journaler.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "orchestrator/journal/records.h"
 
 namespace orch::rollout {
+
+namespace net = boost::asio;
 
 void Journaler::begin(std::string rollout_id) {
   rollout_ = std::move(rollout_id);
   error_ = Status::ok();
 }
 
-Status Journaler::intent(const std::string& host, const std::string& call,
-                         const std::string& action, const std::string& container,
-                         const std::string& new_name) {
-  return write(journal::IntentRecord{"", {}, host, call, action, container, new_name});
+void Journaler::staged(const Status& written) {
+  if (written) {
+    ++written_;
+  }
 }
 
-void Journaler::undo_intent(const std::string& host, const std::string& call,
-                            const std::string& action, const std::string& container,
-                            const std::string& new_name) {
-  note(journal::IntentRecord{"", {}, host, call, action, container, new_name});
+// A sync just covered every record written so far, or failed for those not yet covered.
+Status Journaler::synced(Status result) {
+  if (!result && written_ > synced_) {
+    failed_.emplace_back(synced_, written_);
+    sync_error_ = result;
+  }
+  synced_ = written_;
+  return result;
 }
 
-void Journaler::outcome(const std::string& host, const std::string& call, const Status& result,
-                        const std::string& container_id) {
-  note(journal::OutcomeRecord{
-      "", {}, host, call, result.is_ok(), result ? "" : result.to_string(), container_id});
+Status Journaler::flush() {
+  if (!journal_ || synced_ == written_) {
+    return Status::ok();
+  }
+  return latch(synced(journal_->sync().with_context("journal sync")));
+}
+
+Task<Status> Journaler::durable(Status written) {
+  if (!written || !journal_) {
+    co_return latch(written);
+  }
+  const uint64_t mine = ++written_;
+  // The other hosts of this step are ready to run: let them write theirs first, so that one
+  // fdatasync covers all. Whoever resumes first and finds its record unsynced syncs for all.
+  auto ex = co_await net::this_coro::executor;
+  co_await net::post(ex, net::use_awaitable);
+  if (synced_ < mine) {
+    (void)latch(synced(journal_->sync().with_context("journal sync")));  // answered below
+  }
+  for (const auto& [after, upto] : failed_) {
+    if (mine > after && mine <= upto) {
+      co_return sync_error_;
+    }
+  }
+  co_return Status::ok();
+}
+
+Task<Status> Journaler::intent(std::string host, std::string call, std::string action,
+                               std::string container, std::string new_name) {
+  journal::IntentRecord r;
+  r.rollout = rollout_;
+  r.ts = clock_.wall_now();
+  r.host = std::move(host);
+  r.call = std::move(call);
+  r.action = std::move(action);
+  r.container = std::move(container);
+  r.new_name = std::move(new_name);
+  Status written = journal_ ? latch(journal_->write(r)) : Status::ok();
+  co_return co_await durable(std::move(written));
+}
+
+Task<void> Journaler::undo_intent(std::string host, std::string call, std::string action,
+                                  std::string container, std::string new_name) {
+  auto written = co_await intent(std::move(host), std::move(call), std::move(action),
+                                 std::move(container), std::move(new_name));
+  (void)written;  // latched; the undo step runs anyway (journaler.h)
+}
+
+Task<void> Journaler::outcome(std::string host, std::string call, Status result,
+                              std::string container_id) {
+  // Field by field: GCC 12 mis-destroys temporaries of a braced initializer in a coroutine.
+  journal::OutcomeRecord r;
+  r.rollout = rollout_;
+  r.ts = clock_.wall_now();
+  r.host = std::move(host);
+  r.call = std::move(call);
+  r.ok = result.is_ok();
+  if (!result) {
+    r.error = result.to_string();
+  }
+  r.container_id = std::move(container_id);
+  Status written = journal_ ? latch(journal_->write(r)) : Status::ok();
+  auto durable_now = co_await durable(std::move(written));
+  (void)durable_now;  // latched: checked at the next step boundary
 }
 
 Status Journaler::latch(Status written) {

@@ -54,8 +54,10 @@ Task<Status> Controller::run_action(HostRun& run, const Action& a) {
     co_return Status::ok();
   }
   // Write-ahead: no engine call or router step without its intent on disk.
-  auto written =
-      journal_.intent(run.plan.host, describe(a), action_name(a.type), a.container, a.new_name);
+  // Named locals: GCC 12 mis-handles temporaries in co_await's arguments.
+  std::string call = describe(a);
+  std::string action = action_name(a.type);
+  auto written = co_await journal_.intent(run.plan.host, call, action, a.container, a.new_name);
   if (!written) {
     co_return written;  // "journal append intent: <path>: <errno text>"
   }
@@ -132,8 +134,8 @@ Task<Status> Controller::run_action(HostRun& run, const Action& a) {
     case Action::Type::kGate:
       break;
   }
-  journal_.outcome(run.plan.host, describe(a), st,
-                   a.type == Action::Type::kCreate ? run.new_id : std::string());
+  std::string created = a.type == Action::Type::kCreate ? run.new_id : std::string();
+  co_await journal_.outcome(run.plan.host, call, st, created);
   json data = {{"call", describe(a)}, {"ok", st.is_ok()}, {"error", st ? "" : st.message()}};
   data.update(extra);
   emit("step", run.plan.host, (st ? "ok    " : "FAIL  ") + describe(a), std::move(data));

@@ -163,9 +163,9 @@ Task<Status> Controller::undo_host(HostRun& run, Undo how) {
 
 // One undo step: its intent, the call retried, its outcome, and a "step" event.
 Task<Status> Controller::undo_step(const std::string& host, UndoCall c) {
-  journal_.undo_intent(host, c.call, c.action, c.container, c.new_name);
+  co_await journal_.undo_intent(host, c.call, c.action, c.container, c.new_name);
   auto st = co_await with_retries(clock_, manifest_.health.interval, c.act);
-  journal_.outcome(host, c.call, st);
+  co_await journal_.outcome(host, c.call, st);
   emit("step", host, st ? "ok    " + c.done : "FAIL  " + c.call + ": " + st.message(),
        {{"call", c.call}, {"ok", st.is_ok()}, {"undo", true}});
   co_return st;

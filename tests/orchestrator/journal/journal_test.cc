@@ -314,5 +314,45 @@ TEST_CASE("invalid UTF-8 from an engine error is stored, not thrown", "[journal]
              Catch::StartsWith("bad "));
 }
 
+TEST_CASE("group commit: records written together are made durable by one sync",
+          "[journal][group]") {
+  Fixture fx;
+  REQUIRE(fx.journal->append(intent(1)));
+  const int syncs = fx.file->syncs();
+  for (int i = 2; i <= 4; ++i) {
+    REQUIRE(fx.journal->write(intent(i)));
+  }
+  CHECK(fx.journal->unsynced());
+  SECTION("a crash before the sync keeps only what was acknowledged") {
+    MemFile crashed = *fx.file;
+    crashed.crash();
+    Fixture after(crashed.synced());
+    CHECK(hosts_of(after.journal->records()) == std::vector<int>{1});
+  }
+  SECTION("after one sync every record survives a crash") {
+    REQUIRE(fx.journal->sync());
+    CHECK(fx.file->syncs() == syncs + 1);
+    CHECK_FALSE(fx.journal->unsynced());
+    REQUIRE(fx.journal->sync());  // nothing new: no fdatasync
+    CHECK(fx.file->syncs() == syncs + 1);
+    MemFile crashed = *fx.file;
+    crashed.crash();
+    Fixture after(crashed.synced());
+    CHECK(hosts_of(after.journal->records()) == std::vector<int>{1, 2, 3, 4});
+  }
+  SECTION("a failed sync cuts off every unacknowledged record, durably, and goes on") {
+    fx.file->fail_sync_at(fx.file->syncs() + 1);
+    Status s = fx.journal->sync();
+    REQUIRE_FALSE(s);
+    CHECK_THAT(s.message(), Catch::Contains("injected sync failure"));
+    CHECK(hosts_of(fx.journal->records()) == std::vector<int>{1});
+    CHECK(fx.file->unsynced().empty());
+    REQUIRE(fx.journal->append(intent(5)));
+    Fixture after(fx.file->synced());
+    CHECK(hosts_of(after.journal->records()) == std::vector<int>{1, 5});
+    CHECK(after.journal->dropped_bytes() == 0);
+  }
+}
+
 }  // namespace
 }  // namespace orch::journal
