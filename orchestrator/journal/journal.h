@@ -7,6 +7,8 @@
 // Write-ahead (STYLE.md #7). append() encodes, writes and syncs before it returns, so the
 // controller does:  journal.append(intent) -> engine call -> journal.append(outcome).
 // If append() fails the controller must not make the call: the journal would not know of it.
+// Group commit is write() for each record, then one sync() that acknowledges them all
+// (rollout::Journaler does this for the hosts of a step).
 //
 // On-disk format, one record after another, little-endian:
 //     u32 length      bytes of payload (JSON text), at most kMaxPayload
