@@ -53,4 +53,17 @@ T run_task(boost::asio::io_context& io, boost::asio::awaitable<T> task,
   return std::move(*out);
 }
 
+// run_task for a task a simulated kill -9 may end: an exception of type Killed thrown by a
+// fake's call stops the io_context at once, so nothing after the call runs, as with the signal;
+// nullopt then.
+template <class Killed, class T>
+std::optional<T> run_unless_killed(boost::asio::awaitable<T> task) {
+  boost::asio::io_context io;
+  try {
+    return run_task(io, std::move(task));
+  } catch (const Killed&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace orch::testing

@@ -15,6 +15,7 @@
 #include "tests/fakes/manual_clock.h"
 #include "tests/fakes/mem_file.h"
 #include "tests/support/fleet_fixture.h"
+#include "tests/support/run_task.h"
 
 namespace orch::rollout {
 namespace {
@@ -72,37 +73,24 @@ struct Fleet : testing::FakeFleet {
     }
     options.image = kRepo + ":" + tag;
     options.rollout_id = "r-test";
-    Outcome out;
     boost::asio::io_context io;
-    boost::asio::co_spawn(
-        io,
-        [&]() -> Task<void> {
-          out = co_await c.apply(std::move(options));
-          applied = true;
-        },
-        boost::asio::detached);
     if (beside) {
       boost::asio::co_spawn(io, beside(), boost::asio::detached);
     }
-    io.run();
-    return out;
+    auto body = [&]() -> Task<Outcome> {  // named: the coroutine refers to its captures
+      auto out = co_await c.apply(std::move(options));
+      applied = true;
+      co_return out;
+    };
+    return testing::run_task(io, body(), testing::Until::kIdle);
   }
 
   // The app's lock on h1, taken as the CLI takes it before apply.
   LockHandle take_lock(std::chrono::seconds lease) {
-    std::optional<Result<LockHandle>> got;
-    boost::asio::io_context io;
-    boost::asio::co_spawn(
-        io,
-        [&]() -> Task<void> {
-          LockRequest r{"web", "alice@ci-1 pid 1", "r-test", lease, kRepo + "@" + kV1};
-          got = co_await rollout::acquire(*engines[0], std::move(r), clock, 0ms);
-        },
-        boost::asio::detached);
-    io.run();
+    LockRequest r{"web", "alice@ci-1 pid 1", "r-test", lease, kRepo + "@" + kV1};
+    auto got = testing::run_task(rollout::acquire(*engines[0], std::move(r), clock, 0ms));
     REQUIRE(got);
-    REQUIRE(*got);
-    return **got;
+    return *got;
   }
 
   // App containers changed (create/start/stop/rename/remove) by anyone, lock objects aside.

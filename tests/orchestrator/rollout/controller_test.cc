@@ -2,14 +2,12 @@
 // every failure point of a rollout (the Nth engine call fails, for every N).
 #include "orchestrator/rollout/controller.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include "tests/fakes/fake_engine.h"
 #include "tests/fakes/manual_clock.h"
 #include "tests/support/fleet_fixture.h"
+#include "tests/support/run_task.h"
 
 namespace orch::rollout {
 namespace {
@@ -43,18 +41,8 @@ struct Fleet : testing::FakeFleet {
 
   Outcome apply(const std::string& tag) {
     Controller c(m, bindings(), app_probes(), clock, events);
-    Outcome out;
-    boost::asio::io_context io;
-    boost::asio::co_spawn(
-        io,
-        [&]() -> Task<void> {
-          // A named argument: GCC 12 destroys braced temporaries in co_await twice.
-          ApplyOptions options{kRepo + ":" + tag, "test-rollout"};
-          out = co_await c.apply(std::move(options));
-        },
-        boost::asio::detached);
-    io.run();
-    return out;
+    ApplyOptions options{kRepo + ":" + tag, "test-rollout"};
+    return testing::run_task(c.apply(std::move(options)));
   }
 
   // The container named "web" on a host, or null.

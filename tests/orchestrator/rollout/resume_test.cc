@@ -3,15 +3,13 @@
 // orphaned container.
 #include "orchestrator/rollout/resume.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <regex>
 
 #include "orchestrator/journal/journal.h"
 #include "tests/fakes/mem_file.h"
 #include "tests/support/fleet_fixture.h"
+#include "tests/support/run_task.h"
 
 namespace orch::rollout {
 namespace {
@@ -36,17 +34,7 @@ struct Fleet : testing::FakeFleet {
   std::optional<Outcome> run(ApplyOptions options, journal::Journal& j) {
     RecordingSink events;
     Controller c(m, bindings(), app_probes(), clock, events, nullptr, &j);
-    std::optional<Outcome> out;
-    boost::asio::io_context io;
-    boost::asio::co_spawn(
-        io, [&]() -> Task<void> { out = co_await c.apply(std::move(options)); },
-        boost::asio::detached);
-    try {
-      io.run();
-    } catch (const testing::Killed&) {
-      return std::nullopt;
-    }
-    return out;
+    return testing::run_unless_killed<testing::Killed>(c.apply(std::move(options)));
   }
 
   // No host without a running app container, beyond the one batch (size 1) in flight.

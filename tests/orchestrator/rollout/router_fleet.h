@@ -9,9 +9,6 @@
 // host (health::Target.port, else the configured 8080), so gating green probes green.
 #pragma once
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
@@ -24,6 +21,7 @@
 #include "tests/fakes/fake_router.h"
 #include "tests/fakes/manual_clock.h"
 #include "tests/support/fleet_fixture.h"
+#include "tests/support/run_task.h"
 
 namespace orch::rollout::test {
 
@@ -230,17 +228,9 @@ class RouterFleet : public testing::FakeFleet {
     list.push_back(std::make_unique<PortProbe>(*this));
     Controller c(m, bindings(), std::move(list), clock, events, nullptr, journal);
     c.set_router(&router);
-    Outcome out;
-    killed = false;
-    boost::asio::io_context io;
-    boost::asio::co_spawn(
-        io, [&]() -> Task<void> { out = co_await body(c); }, boost::asio::detached);
-    try {
-      io.run();
-    } catch (const testing::Killed&) {
-      killed = true;  // like kill -9: nothing after the call ran
-    }
-    return out;
+    auto out = testing::run_unless_killed<testing::Killed>(body(c));
+    killed = !out;  // like kill -9: nothing after the call ran
+    return out.value_or(Outcome{});
   }
 
  private:
