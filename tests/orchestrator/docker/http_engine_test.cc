@@ -35,6 +35,7 @@
 
 #include "orchestrator/core/clock.h"
 #include "tests/fakes/manual_clock.h"
+#include "tests/support/base64url.h"
 #include "tests/support/run_task.h"
 
 namespace net = boost::asio;
@@ -608,26 +609,7 @@ TEST_CASE("a TLS endpoint whose files are missing fails before connecting", "[ht
 
 namespace {
 
-// Decodes base64url (padded) with OpenSSL after mapping back to the standard alphabet.
-std::string decode_base64url(std::string s) {
-  for (char& c : s) {
-    if (c == '-') {
-      c = '+';
-    } else if (c == '_') {
-      c = '/';
-    }
-  }
-  std::string out(s.size(), '\0');
-  int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  REQUIRE(n >= 0);
-  out.resize(static_cast<size_t>(n));
-  while (!out.empty() && out.back() == '\0') {
-    out.pop_back();
-  }
-  return out;
-}
+using orch::testing::decode_base64url;
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/base64url.h"
 #include "tests/support/scoped_env.h"
 #include "tests/support/temp_dir.h"
 
@@ -31,23 +32,7 @@ std::string b64(const std::string& in) {
 }
 
 nlohmann::json decode_header(std::string s) {
-  for (char& c : s) {
-    if (c == '-') {
-      c = '+';
-    } else if (c == '_') {
-      c = '/';
-    }
-  }
-  std::string out(s.size(), '\0');
-  int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  REQUIRE(n >= 0);
-  out.resize(static_cast<size_t>(n));
-  while (!out.empty() && out.back() == '\0') {
-    out.pop_back();
-  }
-  return nlohmann::json::parse(out);
+  return nlohmann::json::parse(orch::testing::decode_base64url(std::move(s)));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "orchestrator/journal/records.h"
 #include "tests/fakes/fake_engine.h"
+#include "tests/fakes/forwarding_engine.h"
 #include "tests/fakes/manual_clock.h"
 #include "tests/support/run_task.h"
 
@@ -56,26 +57,12 @@ struct Bed {
 
 // Forwards to a FakeEngine, but can lose the answer to a create the engine carried out (the
 // connection dropped after the engine acted): the state changes, the caller sees kTimeout.
-class LossyEngine final : public docker::Engine {
+class LossyEngine final : public testing::ForwardingEngine {
  public:
-  explicit LossyEngine(FakeEngine& inner) : inner_(inner) {}
+  explicit LossyEngine(FakeEngine& inner) : ForwardingEngine(inner), inner_(inner) {}
   bool lose_create_answer = false;
   bool down_after_lost_create = false;
 
-  const std::string& host_name() const override { return inner_.host_name(); }
-  Task<Result<docker::PingInfo>> ping() override { return inner_.ping(); }
-  Task<Result<docker::VersionInfo>> version() override { return inner_.version(); }
-  Task<Result<docker::DistributionInfo>> distribution(std::string ref) override {
-    return inner_.distribution(std::move(ref));
-  }
-  Task<Status> pull(std::string ref) override { return inner_.pull(std::move(ref)); }
-  Task<Result<docker::ImageInfo>> inspect_image(std::string ref) override {
-    return inner_.inspect_image(std::move(ref));
-  }
-  Task<Result<std::vector<docker::ContainerSummary>>> list_containers(
-      std::vector<std::string> f) override {
-    return inner_.list_containers(std::move(f));
-  }
   Task<Result<std::string>> create_container(docker::ContainerSpec spec) override {
     auto r = co_await inner_.create_container(std::move(spec));
     if (r && lose_create_answer) {
@@ -83,25 +70,6 @@ class LossyEngine final : public docker::Engine {
       co_return Status(Code::kTimeout, "h1: no answer within 30s");
     }
     co_return r;
-  }
-  Task<Status> start_container(std::string id) override {
-    return inner_.start_container(std::move(id));
-  }
-  Task<Status> stop_container(std::string id, std::optional<int> t) override {
-    return inner_.stop_container(std::move(id), t);
-  }
-  Task<Status> rename_container(std::string id, std::string n) override {
-    return inner_.rename_container(std::move(id), std::move(n));
-  }
-  Task<Status> remove_container(std::string id, bool force) override {
-    return inner_.remove_container(std::move(id), force);
-  }
-  Task<Result<docker::ContainerInfo>> inspect_container(std::string id) override {
-    return inner_.inspect_container(std::move(id));
-  }
-  Task<Result<docker::ExecResult>> exec(std::string c, std::vector<std::string> cmd,
-                                        std::chrono::milliseconds t) override {
-    return inner_.exec(std::move(c), std::move(cmd), t);
   }
 
  private:
@@ -442,42 +410,16 @@ namespace {
 // Models dockerd's name reservation: another process's create of the lock has reserved the
 // name but not yet registered the container. Until `polls_left` inspects of it have happened,
 // a create of that name is 409 and an inspect is 404; then the other create lands in the fake.
-class ReservingEngine final : public docker::Engine {
+class ReservingEngine final : public testing::ForwardingEngine {
  public:
   ReservingEngine(FakeEngine& inner, docker::ContainerSpec pending, int polls)
-      : inner_(inner), pending_(std::move(pending)), polls_left_(polls) {}
+      : ForwardingEngine(inner), inner_(inner), pending_(std::move(pending)), polls_left_(polls) {}
 
-  const std::string& host_name() const override { return inner_.host_name(); }
-  Task<Result<docker::PingInfo>> ping() override { return inner_.ping(); }
-  Task<Result<docker::VersionInfo>> version() override { return inner_.version(); }
-  Task<Result<docker::DistributionInfo>> distribution(std::string ref) override {
-    return inner_.distribution(std::move(ref));
-  }
-  Task<Status> pull(std::string ref) override { return inner_.pull(std::move(ref)); }
-  Task<Result<docker::ImageInfo>> inspect_image(std::string ref) override {
-    return inner_.inspect_image(std::move(ref));
-  }
-  Task<Result<std::vector<docker::ContainerSummary>>> list_containers(
-      std::vector<std::string> f) override {
-    return inner_.list_containers(std::move(f));
-  }
   Task<Result<std::string>> create_container(docker::ContainerSpec spec) override {
     if (reserved() && spec.name == pending_.name) {
       co_return Status(Code::kConflict, "Conflict. The container name is already in use", 409);
     }
     co_return co_await inner_.create_container(std::move(spec));
-  }
-  Task<Status> start_container(std::string id) override {
-    return inner_.start_container(std::move(id));
-  }
-  Task<Status> stop_container(std::string id, std::optional<int> t) override {
-    return inner_.stop_container(std::move(id), t);
-  }
-  Task<Status> rename_container(std::string id, std::string n) override {
-    return inner_.rename_container(std::move(id), std::move(n));
-  }
-  Task<Status> remove_container(std::string id, bool force) override {
-    return inner_.remove_container(std::move(id), force);
   }
   Task<Result<docker::ContainerInfo>> inspect_container(std::string id) override {
     if (reserved() && id == pending_.name) {
@@ -488,10 +430,6 @@ class ReservingEngine final : public docker::Engine {
       co_return Status(Code::kNotFound, "No such container: " + id, 404);
     }
     co_return co_await inner_.inspect_container(std::move(id));
-  }
-  Task<Result<docker::ExecResult>> exec(std::string c, std::vector<std::string> cmd,
-                                        std::chrono::milliseconds t) override {
-    return inner_.exec(std::move(c), std::move(cmd), t);
   }
 
  private:
