@@ -79,12 +79,12 @@ void print_plan_text(const rollout::Plan& p, const manifest::Manifest& m) {
     return;
   }
   if (p.blue_green && p.phase == rollout::Plan::Phase::kBake) {
-    std::printf(
-        "blue-green: %s is live with this digest and %s still runs (a bake was "
-        "interrupted): %s is baked again, then %s drains and stops; nothing is pulled "
-        "or created\n",
-        manifest::to_string(p.target), p.live ? manifest::to_string(*p.live) : "nothing",
-        manifest::to_string(p.target), p.live ? manifest::to_string(*p.live) : "nothing");
+    std::printf("%s\n", fmt::format("blue-green: {0} is live with this digest and {1} still runs "
+                                    "(a bake was interrupted): {0} is baked again, then {1} "
+                                    "drains and stops; nothing is pulled or created",
+                                    manifest::to_string(p.target),
+                                    manifest::to_string(manifest::other(p.target)))
+                            .c_str());
     for (const auto& hp : p.batches.front().hosts) {
       std::printf(
           "  %s: bake %s%s\n", hp.host.c_str(), rollout::slot_name(p.app, p.target).c_str(),

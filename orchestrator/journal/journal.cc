@@ -153,6 +153,11 @@ Result<Journal> Journal::open(const std::string& path) {
   return j;
 }
 
+Status Journal::unusable() {
+  return Status(Code::kInternal,
+                "journal is unusable: an earlier failed write could not be undone");
+}
+
 Status Journal::append(RecordType type, const json& payload) {
   Status s = write(type, payload);
   if (!s) {
@@ -163,8 +168,7 @@ Status Journal::append(RecordType type, const json& payload) {
 
 Status Journal::write(RecordType type, const json& payload) {
   if (broken_) {
-    return Status(Code::kInternal,
-                  "journal is unusable: an earlier failed write could not be undone");
+    return unusable();
   }
   if (!payload.is_object()) {
     return Status(Code::kInvalidArgument,
@@ -197,8 +201,7 @@ Status Journal::write(RecordType type, const json& payload) {
 
 Status Journal::sync() {
   if (broken_) {
-    return Status(Code::kInternal,
-                  "journal is unusable: an earlier failed write could not be undone");
+    return unusable();
   }
   if (!unsynced_) {
     return Status::ok();

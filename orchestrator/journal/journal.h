@@ -93,11 +93,11 @@ class Journal {
   // Group commit: write() appends one record without syncing it; sync() makes every record
   // written so far durable with one fdatasync. A record is acknowledged only once a sync()
   // after its write() returned ok: until then a crash may drop it (whole records only; a torn
-  // one is dropped at open, like any tail). A failed sync() breaks the journal: after fsync
-  // fails the kernel may already have dropped the dirty pages: every record since the last
-  // good sync is cut off again (truncated, and the cut synced) and reported failed; if even
-  // that fails, every later write, sync or append fails with kInternal. write() errors are as
-  // append()'s.
+  // one is dropped at open, like any tail). After a failed fsync the kernel may already have
+  // dropped the dirty pages, so a failed sync() cuts off every record since the last good
+  // sync (truncated, and the cut synced) and reports them failed; if even that fails, the
+  // journal is broken and every later write, sync or append fails with kInternal. write()
+  // errors are as append()'s.
   Status write(RecordType type, const nlohmann::json& payload);
   Status sync();
   bool unsynced() const { return unsynced_; }
@@ -122,6 +122,7 @@ class Journal {
 
  private:
   explicit Journal(std::unique_ptr<File> file) : file_(std::move(file)) {}
+  static Status unusable();
 
   std::unique_ptr<File> file_;
   std::vector<Record> records_;

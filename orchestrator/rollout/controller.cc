@@ -212,7 +212,7 @@ Task<Outcome> Controller::apply(ApplyOptions options) {
            ? fmt::format("revision {}: {} is live on {} host(s) and {} still runs: finishing the "
                          "bake",
                          plan.revision, manifest::to_string(plan.target), changing,
-                         manifest::to_string(plan.live.value_or(manifest::other(plan.target))))
+                         manifest::to_string(manifest::other(plan.target)))
            : fmt::format("revision {}: {} batch(es), {} host(s) to change, {} unchanged",
                          plan.revision, plan.batches.size(), changing, plan.unchanged.size()),
        {{"revision", plan.revision},

@@ -142,6 +142,9 @@ class Controller {
                                     uint16_t port = 0);
   Task<std::vector<health::Baseline>> measure_baseline(const Plan& plan);
   Task<health::Decision> gate(std::vector<HostRun*> runs, GateSpec spec);
+  // Gates each run's previous container (HostPlan::current) anew: after a restore, and before
+  // traffic goes back to it. No failure budget, no progress deadline, not interruptible.
+  Task<health::Decision> gate_previous(std::vector<HostRun*> runs, std::string what);
   Task<Command> hold(std::string where);
   // steps.cc
   Task<Status> swap_host(HostRun& run);

@@ -300,6 +300,21 @@ Task<health::Decision> Controller::gate(std::vector<HostRun*> runs, GateSpec spe
   }
 }
 
+Task<health::Decision> Controller::gate_previous(std::vector<HostRun*> runs, std::string what) {
+  for (auto* r : runs) {
+    r->gating = r->plan.current ? r->plan.current->id : "";
+    r->gate_port = r->plan.current_port;
+    r->gate_started = clock_.now();
+    r->verdict = health::Verdict::kPending;
+  }
+  GateSpec spec;
+  spec.what = std::move(what);
+  spec.progress = false;
+  spec.budget = false;
+  spec.controllable = false;
+  co_return co_await gate(runs, spec);
+}
+
 // Puts one host back exactly as it was before this rollout touched it: the new container is
 // stopped and kept as <app>-r<rev>-failed, the previous one gets its name back and is started.
 // Each step is retried; the host's flags say which steps are still to undo.

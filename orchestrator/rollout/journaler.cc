@@ -15,12 +15,6 @@ void Journaler::begin(std::string rollout_id) {
   error_ = Status::ok();
 }
 
-void Journaler::staged(const Status& written) {
-  if (written) {
-    ++written_;
-  }
-}
-
 // A sync just covered every record written so far, or failed for those not yet covered.
 Status Journaler::synced(Status result) {
   if (!result && written_ > synced_) {
@@ -38,38 +32,40 @@ Status Journaler::flush() {
   return latch(synced(journal_->sync().with_context("journal sync")));
 }
 
-Task<Status> Journaler::durable(Status written) {
-  if (!written || !journal_) {
-    co_return latch(written);
+Task<Status> Journaler::durable(uint64_t seq) {
+  if (seq == 0) {
+    co_return Status::ok();
   }
-  const uint64_t mine = ++written_;
   // The other hosts of this step are ready to run: let them write theirs first, so that one
   // fdatasync covers all. Whoever resumes first and finds its record unsynced syncs for all.
   auto ex = co_await net::this_coro::executor;
   co_await net::post(ex, net::use_awaitable);
-  if (synced_ < mine) {
+  if (synced_ < seq) {
     (void)latch(synced(journal_->sync().with_context("journal sync")));  // answered below
   }
   for (const auto& [after, upto] : failed_) {
-    if (mine > after && mine <= upto) {
+    if (seq > after && seq <= upto) {
       co_return sync_error_;
     }
   }
   co_return Status::ok();
 }
 
+// The records are filled field by field: GCC 12 mis-destroys the temporaries of a braced
+// initializer in a coroutine.
 Task<Status> Journaler::intent(std::string host, std::string call, std::string action,
                                std::string container, std::string new_name) {
   journal::IntentRecord r;
-  r.rollout = rollout_;
-  r.ts = clock_.wall_now();
   r.host = std::move(host);
   r.call = std::move(call);
   r.action = std::move(action);
   r.container = std::move(container);
   r.new_name = std::move(new_name);
-  Status written = journal_ ? latch(journal_->write(r)) : Status::ok();
-  co_return co_await durable(std::move(written));
+  auto seq = write_unsynced(std::move(r));
+  if (!seq) {
+    co_return seq.status();
+  }
+  co_return co_await durable(*seq);
 }
 
 Task<void> Journaler::undo_intent(std::string host, std::string call, std::string action,
@@ -81,10 +77,7 @@ Task<void> Journaler::undo_intent(std::string host, std::string call, std::strin
 
 Task<void> Journaler::outcome(std::string host, std::string call, Status result,
                               std::string container_id) {
-  // Field by field: GCC 12 mis-destroys temporaries of a braced initializer in a coroutine.
   journal::OutcomeRecord r;
-  r.rollout = rollout_;
-  r.ts = clock_.wall_now();
   r.host = std::move(host);
   r.call = std::move(call);
   r.ok = result.is_ok();
@@ -92,9 +85,11 @@ Task<void> Journaler::outcome(std::string host, std::string call, Status result,
     r.error = result.to_string();
   }
   r.container_id = std::move(container_id);
-  Status written = journal_ ? latch(journal_->write(r)) : Status::ok();
-  auto durable_now = co_await durable(std::move(written));
-  (void)durable_now;  // latched: checked at the next step boundary
+  auto seq = write_unsynced(std::move(r));
+  if (seq) {
+    auto durable_now = co_await durable(*seq);
+    (void)durable_now;  // latched: checked at the next step boundary
+  }
 }
 
 Status Journaler::latch(Status written) {

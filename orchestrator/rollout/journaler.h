@@ -65,11 +65,7 @@ class Journaler {
   // records a loop produces one after another, such as every host's baseline.
   template <class R>
   void stage(R r) {
-    r.rollout = rollout_;
-    r.ts = clock_.wall_now();
-    if (journal_) {
-      staged(latch(journal_->write(r)));
-    }
+    (void)write_unsynced(std::move(r));  // latched
   }
   // Syncs what stage() wrote; a failure is latched.
   Status flush();
@@ -94,9 +90,23 @@ class Journaler {
   Status latch(Status written);
   // Group commit bookkeeping: records are numbered as written (written_); synced_ is the last
   // one a sync attempt covered, failed_ the ranges whose sync failed.
-  void staged(const Status& written);
+  // Stamps `r` and writes it unsynced: its number, 0 when nothing is journaled, or the latched
+  // write error.
+  template <class R>
+  Result<uint64_t> write_unsynced(R r) {
+    r.rollout = rollout_;
+    r.ts = clock_.wall_now();
+    if (!journal_) {
+      return uint64_t{0};
+    }
+    if (Status written = latch(journal_->write(r)); !written) {
+      return written;
+    }
+    return ++written_;
+  }
   Status synced(Status result);
-  Task<Status> durable(Status written);
+  // Waits until record `seq` is covered by a sync (0: nothing to wait for); its result.
+  Task<Status> durable(uint64_t seq);
 
   uint64_t written_ = 0;
   uint64_t synced_ = 0;

@@ -202,18 +202,8 @@ Task<void> Controller::act(const Step& step, Progress& p, LoopState& state) {
     case Kind::kGate: {
       GateSpec spec;
       if (step.colour) {
-        // The colour to switch back to, on the container that was live before the run.
-        for (auto* r : state.all) {
-          r->gating = r->plan.current ? r->plan.current->id : "";
-          r->gate_port = r->plan.current_port;
-          r->gate_started = clock_.now();
-          r->verdict = health::Verdict::kPending;
-        }
-        spec.what = from_s + " (switching back)";
-        spec.budget = false;
-        spec.progress = false;
-        spec.controllable = false;
-        p.checked = co_await gate(state.all, spec);
+        // The colour to switch back to: the containers that were live before the run.
+        p.checked = co_await gate_previous(state.all, from_s + " (switching back)");
         co_return;
       }
       spec.what = !p.blue_green                         ? "new container"

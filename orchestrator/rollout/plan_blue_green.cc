@@ -59,32 +59,44 @@ std::optional<AppContainer> displaced_standby(const std::string& app, manifest::
   return std::nullopt;
 }
 
+// A host whose `colour` slot holder this run adopts rather than creates: started if stopped,
+// then gated; the other colour's slot holder is what it replaces (HostPlan::current).
+HostPlan adopt_slot(const manifest::Manifest& m, const std::string& host,
+                    const AppContainer& holder, manifest::Colour colour,
+                    const std::vector<AppContainer>& containers) {
+  const manifest::Colour other = manifest::other(colour);
+  HostPlan hp;
+  hp.host = host;
+  hp.mode = HostPlan::Mode::kAdopt;
+  hp.adopt_id = holder.id;
+  hp.colour = colour;
+  hp.port = m.strategy.ports->of(colour);
+  hp.current = slot_holder(m.app, other, containers);
+  hp.current_port = m.strategy.ports->of(other);
+  if (!holder.running()) {
+    hp.actions.push_back(Action{Action::Type::kStart, holder.name});
+  }
+  hp.actions.push_back(Action{Action::Type::kGate, holder.name});
+  return hp;
+}
+
 // Plan::Phase::kBake: `baked` serves the digest on every host and the other colour still runs
 // on some. Every host is in the one batch, so that a switch back sends the whole fleet.
 Plan finishing_bake(const manifest::Manifest& m, Plan plan,
                     const std::vector<HostObservation>& observed,
                     const std::vector<std::vector<AppContainer>>& per_host,
                     manifest::Colour baked) {
-  const manifest::Colour other = manifest::other(baked);
   plan.phase = Plan::Phase::kBake;
   plan.target = baked;
   plan.live.reset();
   Batch batch{1, {}};
   for (size_t i = 0; i < observed.size(); ++i) {
-    auto holder = slot_holder(m.app, baked, per_host[i]);
-    HostPlan hp;
-    hp.host = observed[i].host;
-    hp.mode = HostPlan::Mode::kAdopt;
-    hp.adopt_id = holder->id;
-    hp.colour = baked;
-    hp.port = m.strategy.ports->of(baked);
-    hp.current = slot_holder(m.app, other, per_host[i]);
-    hp.current_port = m.strategy.ports->of(other);
+    auto holder = slot_holder(m.app, baked, per_host[i]);  // running: every host serves it
+    HostPlan hp = adopt_slot(m, observed[i].host, *holder, baked, per_host[i]);
     if (hp.current) {
-      plan.live = other;
+      plan.live = manifest::other(baked);
     }
     plan.revision = holder->revision;
-    hp.actions.push_back(Action{Action::Type::kGate, holder->name});
     batch.hosts.push_back(std::move(hp));
   }
   plan.batches.push_back(std::move(batch));
@@ -132,19 +144,7 @@ Result<Plan> make_switch_back_plan(const manifest::Manifest& m,
       plan.revision = holder->revision;
       plan.digest = holder->digest;
     }
-    HostPlan hp;
-    hp.host = hosts[i];
-    hp.mode = HostPlan::Mode::kAdopt;
-    hp.adopt_id = holder->id;
-    hp.colour = back;
-    hp.port = m.strategy.ports->of(back);
-    hp.current = slot_holder(m.app, *live, per_host[i]);
-    hp.current_port = m.strategy.ports->of(*live);
-    if (!holder->running()) {
-      hp.actions.push_back(Action{Action::Type::kStart, holder->name});
-    }
-    hp.actions.push_back(Action{Action::Type::kGate, holder->name});
-    batch.hosts.push_back(std::move(hp));
+    batch.hosts.push_back(adopt_slot(m, hosts[i], *holder, back, per_host[i]));
   }
   if (!missing.empty()) {
     return Status(Code::kFailedPrecondition,

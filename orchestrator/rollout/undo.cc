@@ -58,18 +58,7 @@ Task<Status> Controller::undo_host(HostRun& run, Undo how) {
   if (!run.new_id.empty()) {
     const std::string id = run.new_id;
     Status st;
-    if (how == Undo::kStop) {
-      // It existed before this run, which started it: stopped again, kept as it was.
-      UndoCall stop{"undo: stop " + id,
-                    "stop",
-                    id,
-                    "",
-                    "stopped " + id + " again",
-                    [engine, id]() -> Task<Status> {
-                      co_return co_await engine->stop_container(id, std::nullopt);
-                    }};
-      st = co_await undo_step(host, std::move(stop));
-    } else if (how == Undo::kRemove) {
+    if (how == Undo::kRemove) {
       UndoCall remove{"undo: remove " + id,
                       "remove",
                       id,
@@ -81,17 +70,19 @@ Task<Status> Controller::undo_host(HostRun& run, Undo how) {
                       }};
       st = co_await undo_step(host, std::move(remove));
     } else {
-      const std::string failed = fmt::format("{}-r{}-failed", manifest_.app, plan_revision_);
-      UndoCall stop{"undo: stop " + id,
-                    "stop",
-                    id,
-                    "",
-                    "stopped the new container " + id,
-                    [engine, id]() -> Task<Status> {
-                      co_return co_await engine->stop_container(id, std::nullopt);
-                    }};
+      // kStop: it existed before this run, which started it; kRetire: it is kept as -failed.
+      UndoCall stop{
+          "undo: stop " + id,
+          "stop",
+          id,
+          "",
+          how == Undo::kStop ? "stopped " + id + " again" : "stopped the new container " + id,
+          [engine, id]() -> Task<Status> {
+            co_return co_await engine->stop_container(id, std::nullopt);
+          }};
       st = co_await undo_step(host, std::move(stop));
-      if (st) {
+      if (st && how == Undo::kRetire) {
+        const std::string failed = fmt::format("{}-r{}-failed", manifest_.app, plan_revision_);
         UndoCall rename{"undo: rename " + id + " to " + failed,
                         "rename",
                         id,
@@ -245,20 +236,11 @@ Task<std::vector<std::string>> Controller::settle(std::vector<HostRun*> runs, bo
   std::vector<HostRun*> verify;
   for (auto* r : runs) {
     if (r->plan.current && r->baseline == health::Baseline::kHealthy) {
-      r->gating = r->plan.current->id;
-      r->gate_port = r->plan.current_port;
-      r->gate_started = clock_.now();
-      r->verdict = health::Verdict::kPending;
       verify.push_back(r);
     }
   }
   if (!verify.empty()) {
-    GateSpec spec;
-    spec.what = "previous container";
-    spec.progress = false;
-    spec.budget = false;
-    spec.controllable = false;
-    auto check = co_await gate(verify, spec);
+    auto check = co_await gate_previous(verify, "previous container");
     if (check.action != health::Decision::Action::kContinue) {
       problems.push_back("the previous revision is not healthy again: " + check.reason);
     }
