@@ -1,9 +1,11 @@
-// HttpEngine: docker::Engine over HTTP/1.1 with Boost.Beast, one connection per call.
+// HttpEngine: docker::Engine over HTTP/1.1 with Boost.Beast, on kept-alive connections.
 //
 // Shape of a call: build a Request (method, target without the /v1.41 prefix, optional JSON
-// body, deadline) -> round_trip() connects through the Transport (unix socket, TCP or mutual
-// TLS; transport.h) -> exchange() writes the request and reads the reply, or streams it into a
-// PullStreamParser (http_exchange.h) -> the caller maps the reply to a value or a Status.
+// body, deadline) -> round_trip() takes a connection from the ConnectionPool, which reuses an
+// idle one or connects through the Transport (unix socket, TCP or mutual TLS; transport.h) ->
+// exchange() writes the request and reads the reply, or streams it into a PullStreamParser
+// (http_exchange.h) -> the connection goes back to the pool when the reply allows it -> the
+// caller maps the reply to a value or a Status.
 //
 // Time: every deadline is clock_.now() + a budget, and exec() polls with clock_.sleep_for, so
 // a test on a ManualClock drives the poll loop without waiting.
@@ -20,6 +22,7 @@
 
 #include "orchestrator/core/duration.h"
 #include "orchestrator/docker/api_paths.h"
+#include "orchestrator/docker/connection_pool.h"
 #include "orchestrator/docker/exec_codec.h"
 #include "orchestrator/docker/http_exchange.h"
 #include "orchestrator/docker/json_codec.h"
@@ -38,6 +41,7 @@ class HttpEngine final : public Engine {
         host_name_(std::move(host_name)),
         options_(options),
         transport_(host_name_, "engine", endpoint, clock, options.connect_timeout),
+        pool_(transport_, PoolOptions{options.max_idle, options.idle_timeout}),
         peer_{host_name_, endpoint.to_string(),
               endpoint.kind == Endpoint::Kind::kTcp
                   ? endpoint.host + ":" + std::to_string(endpoint.port)
@@ -61,6 +65,8 @@ class HttpEngine final : public Engine {
   Task<Result<ExecResult>> exec(std::string container, std::vector<std::string> cmd,
                                 std::chrono::milliseconds timeout) override;
 
+  ConnectionStats stats() const { return transport_.stats(); }
+
  private:
   Request make(http::verb method, std::string target) const {
     Request r;
@@ -70,8 +76,9 @@ class HttpEngine final : public Engine {
     return r;
   }
 
-  // Connects, exchanges one request, closes. `sink`, when set, receives a 200 body as it
-  // arrives instead of it being buffered in Reply::body.
+  // Exchanges one request on a pooled connection (or, for a request with keep_alive false, a
+  // connection of its own). `sink`, when set, receives a 200 body as it arrives instead of it
+  // being buffered in Reply::body.
   Task<Result<Reply>> round_trip(const Request& req, PullStreamParser* sink);
 
   // A call that expects 2xx/304 and no particular body.
@@ -97,6 +104,7 @@ class HttpEngine final : public Engine {
   std::string host_name_;
   HttpEngineOptions options_;
   Transport transport_;
+  ConnectionPool pool_;
   Peer peer_;
   // Set by ping() when the daemon is older than rollgate supports; later calls fail fast.
   std::optional<Status> too_old_;
@@ -129,12 +137,36 @@ Task<Result<Reply>> HttpEngine::round_trip(const Request& req, PullStreamParser*
     co_return *too_old_;
   }
   const TimePoint deadline = clock_.now() + req.timeout;
-  Result<std::unique_ptr<Connection>> conn =
-      co_await transport_.connect(deadline, req.prefix(host_name_));
-  if (!conn) {
-    co_return conn.status();
+  // A method the engine may see twice without harm. POST is not: a create could run twice.
+  const bool idempotent = req.method == http::verb::get || req.method == http::verb::head ||
+                          req.method == http::verb::delete_ || req.method == http::verb::put;
+  for (bool retried = false;; retried = true) {
+    Result<ConnectionPool::Lease> lease;
+    if (req.keep_alive) {
+      lease = co_await pool_.acquire(deadline, req.prefix(host_name_));
+    } else {
+      lease = co_await pool_.dedicated(deadline, req.prefix(host_name_));
+    }
+    if (!lease) {
+      co_return lease.status();
+    }
+    Connection& conn = *lease->conn;
+    Exchanged x = co_await exchange(conn, req, peer_, clock_, deadline, sink);
+    if (x.reply) {
+      transport_.keep_session(conn);
+    }
+    if (x.reusable) {
+      pool_.release(std::move(lease->conn));
+    }
+    // The engine had closed this kept-alive connection before it read the request: say it
+    // again on a new one, once, when that cannot do a thing twice.
+    if (!x.reply && lease->reused && !retried && x.closed_before_reply &&
+        (idempotent || x.unsent)) {
+      pool_.count_retry();
+      continue;
+    }
+    co_return std::move(x.reply);
   }
-  co_return co_await exchange(**conn, req, peer_, clock_, deadline, sink);
 }
 
 Task<Status> HttpEngine::simple_call(Request req) {
@@ -213,6 +245,7 @@ Task<Status> HttpEngine::pull(std::string ref) {
   req.deadline_name = "pull";
   req.what = "pull " + ref;
   req.registry_auth = registry_auth_for(ref);
+  req.keep_alive = false;  // the stream runs until the pull ends; closing it cancels the pull
   PullStreamParser parser;
   Result<Reply> reply = co_await round_trip(req, &parser);
   if (!reply) {
@@ -312,6 +345,7 @@ Task<Result<ExecResult>> HttpEngine::exec(std::string container, std::vector<std
   // then closes the connection, so the body is read to EOF.
   Request start = call(http::verb::post, "/exec/" + percent_encode(*id) + "/start");
   start.json_body = R"({"Detach":false,"Tty":false})";
+  start.keep_alive = false;  // the engine hijacks the connection for the output stream
   Result<Reply> started = co_await round_trip(start, nullptr);
   if (!started) {
     co_return started.status().code() == Code::kTimeout ? timed_out() : started.status();
@@ -349,6 +383,14 @@ std::unique_ptr<Engine> make_http_engine(boost::asio::io_context& /*io*/, Clock&
   // the engine keeps no executor of its own; the io_context parameter documents which loop the
   // engine belongs to.
   return std::make_unique<HttpEngine>(clock, std::move(host_name), std::move(endpoint), options);
+}
+
+std::optional<ConnectionStats> connection_stats(const Engine& engine) {
+  const auto* http = dynamic_cast<const HttpEngine*>(&engine);
+  if (http == nullptr) {
+    return std::nullopt;
+  }
+  return http->stats();
 }
 
 }  // namespace orch::docker

@@ -7,8 +7,10 @@
 // and key presented. The files are read on the first call; a missing or unreadable file is
 // kInvalidArgument naming the file and the manifest field, a failed handshake kUnavailable
 // with OpenSSL's reason and a hint (see docs/tls.md).
-// One connection per call, closed afterwards: engines are few per process and
-// calls are seconds apart, so keep-alive would buy little and cost reconnection logic.
+// Connections are kept alive and reused between calls to the same engine (connection_pool.h:
+// at most HttpEngineOptions::max_idle idle, each for idle_timeout; a call on a connection the
+// engine had closed is retried once when that is safe). Pull streams and attached execs get a
+// connection of their own. With TLS, a new connection resumes the last session.
 // API version: ping() reads the daemon's API-Version; calls are pinned to /v1.41, and an engine
 // older than 1.41 is refused with a clear error.
 // Deadlines: every call has one (Options), measured on the injected Clock; a pull has its own,
@@ -18,7 +20,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "orchestrator/core/clock.h"
@@ -40,6 +44,10 @@ struct HttpEngineOptions {
   std::chrono::milliseconds stop_margin{15000};    // added to a stop's own timeout
   // Credentials sent as X-Registry-Auth on distribution() and pull(); null: anonymous.
   std::shared_ptr<const RegistryAuth> registry_auth;
+  // Keep-alive: idle connections kept per engine (0: a new connection per call), and how
+  // long one may sit idle before it is closed instead of reused.
+  size_t max_idle = 4;
+  std::chrono::milliseconds idle_timeout{30000};
 };
 
 // The TLS files a host uses, in order: `ca`, `cert`, `key` when given; else ca.pem, cert.pem
@@ -59,5 +67,9 @@ Result<Endpoint> parse_endpoint(const std::string& text);
 std::unique_ptr<Engine> make_http_engine(boost::asio::io_context& io, Clock& clock,
                                          std::string host_name, Endpoint endpoint,
                                          HttpEngineOptions options = {});
+
+// What an engine made by make_http_engine did with its connections so far; nullopt for any
+// other Engine (a fake, a wrapper).
+std::optional<ConnectionStats> connection_stats(const Engine& engine);
 
 }  // namespace orch::docker

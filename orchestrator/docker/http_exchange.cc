@@ -60,9 +60,17 @@ Status io_error(const Request& req, const Peer& peer, bool tls, std::string_view
                                         std::string(phase) + " failed: " + detail);
 }
 
+// The peer hung up: what a kept-alive connection the engine dropped looks like on the next use.
+bool is_close(beast::error_code ec) {
+  return ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated ||
+         ec == http::error::end_of_stream;
+}
+
 template <class Stream>
-Task<Result<Reply>> exchange_on(Stream& stream, bool tls, const Request& req, const Peer& peer,
-                                PullStreamParser* sink) {
+Task<Exchanged> exchange_on(Stream& stream, bool tls, const Request& req, const Peer& peer,
+                            PullStreamParser* sink) {
+  Exchanged out;
   http::request<http::string_body> request{
       req.method, req.versioned ? std::string(kApiPrefix) + req.target : req.target, 11};
   request.set(http::field::host, peer.host_header);
@@ -74,11 +82,14 @@ Task<Result<Reply>> exchange_on(Stream& stream, bool tls, const Request& req, co
     request.set(http::field::content_type, "application/json");
     request.body() = *req.json_body;
   }
+  request.keep_alive(req.keep_alive);
   // POST /containers/{id}/start must carry no body; an empty string body gives Content-Length: 0.
   request.prepare_payload();
 
   if (auto [ec, n] = co_await http::async_write(stream, request, kUseTuple); ec) {
-    co_return io_error(req, peer, tls, "sending the request", ec);
+    out.closed_before_reply = out.unsent = is_close(ec);
+    out.reply = io_error(req, peer, tls, "sending the request", ec);
+    co_return out;
   }
 
   beast::flat_buffer buffer;
@@ -89,7 +100,9 @@ Task<Result<Reply>> exchange_on(Stream& stream, bool tls, const Request& req, co
     parser.body_limit(kMaxBody);
   }
   if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple); ec) {
-    co_return io_error(req, peer, tls, "reading the response header", ec);
+    out.closed_before_reply = is_close(ec) && buffer.size() == 0 && !parser.got_some();
+    out.reply = io_error(req, peer, tls, "reading the response header", ec);
+    co_return out;
   }
 
   Reply reply;
@@ -110,25 +123,32 @@ Task<Result<Reply>> exchange_on(Stream& stream, bool tls, const Request& req, co
     while (!parser.is_done()) {
       auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kUseTuple);
       if (ec) {
-        co_return io_error(req, peer, tls, "reading the pull stream", ec);
+        out.reply = io_error(req, peer, tls, "reading the pull stream", ec);
+        co_return out;
       }
       std::string& body = parser.get().body();
       Status st = sink->feed(body);
       body.clear();
       if (!st.is_ok()) {
-        co_return st.with_context(req.prefix(peer.host_name));
+        out.reply = st.with_context(req.prefix(peer.host_name));
+        co_return out;
       }
     }
     if (Status st = sink->finish(); !st.is_ok()) {
-      co_return st.with_context(req.prefix(peer.host_name));
+      out.reply = st.with_context(req.prefix(peer.host_name));
+      co_return out;
     }
   } else {
     if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple); ec) {
-      co_return io_error(req, peer, tls, "reading the response body", ec);
+      out.reply = io_error(req, peer, tls, "reading the response body", ec);
+      co_return out;
     }
     reply.body = std::move(parser.get().body());
   }
-  co_return reply;
+  // Bytes after the reply would be read as the next reply's start: such a peer is not reused.
+  out.reusable = req.keep_alive && parser.keep_alive() && parser.is_done() && buffer.size() == 0;
+  out.reply = std::move(reply);
+  co_return out;
 }
 
 }  // namespace
@@ -142,14 +162,12 @@ std::string Request::prefix(const std::string& host_name) const {
   return p;
 }
 
-Task<Result<Reply>> exchange(Connection& conn, const Request& req, const Peer& peer,
-                             const Clock& clock, TimePoint deadline, PullStreamParser* sink) {
+Task<Exchanged> exchange(Connection& conn, const Request& req, const Peer& peer, const Clock& clock,
+                         TimePoint deadline, PullStreamParser* sink) {
   conn.arm(clock, deadline);
   const bool tls = conn.is_tls();
-  Result<Reply> reply =
-      co_await conn.visit([&](auto& stream) { return exchange_on(stream, tls, req, peer, sink); });
-  conn.shutdown();
-  co_return reply;
+  co_return co_await conn.visit(
+      [&](auto& stream) { return exchange_on(stream, tls, req, peer, sink); });
 }
 
 }  // namespace orch::docker

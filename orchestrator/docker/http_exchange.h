@@ -6,6 +6,9 @@
 // naming it ("call", "pull", "stop", "exec"); kCancelled; else kUnavailable with the phase
 // that failed. Over TLS, a connection closed at the first exchange gets the client-certificate
 // hint, because with TLS 1.3 that is how an engine refuses rollgate's certificate.
+//
+// Keep-alive: exchange() leaves the connection open and says whether it can carry another
+// request (Exchanged::reusable); the caller pools it or drops it (connection_pool.h).
 #pragma once
 
 #include <boost/beast/http/verb.hpp>
@@ -30,6 +33,8 @@ struct Request {
   std::string what;  // extra context for messages when the path alone is not enough
   // X-Registry-Auth value. A secret: never put into a message.
   std::optional<std::string> registry_auth;
+  // false: "Connection: close", on a connection of its own (a pull stream, an attached exec).
+  bool keep_alive = true;
 
   // "h1: POST /containers/create (what)": messages name the path, not the query.
   std::string prefix(const std::string& host_name) const;
@@ -50,10 +55,22 @@ struct Peer {
   std::string host_header;
 };
 
-// Writes `req` and reads the reply, all by `deadline` on `clock`, then shuts the connection
-// down. `sink`, when set, receives a 200 body as it arrives (a pull stream) instead of it being
-// buffered in Reply::body; its errors fail the exchange.
-Task<Result<Reply>> exchange(Connection& conn, const Request& req, const Peer& peer,
-                             const Clock& clock, TimePoint deadline, PullStreamParser* sink);
+struct Exchanged {
+  Result<Reply> reply;
+  // The reply was read to its end, neither side asked to close, and nothing extra arrived:
+  // the connection can carry the next request.
+  bool reusable = false;
+  // The engine closed the connection before any byte of a reply arrived. On a kept-alive
+  // connection that is the engine dropping it while idle, not an answer.
+  bool closed_before_reply = false;
+  // ... and it did so while the request was still being written: it never read a whole request.
+  bool unsent = false;
+};
+
+// Writes `req` and reads the reply, all by `deadline` on `clock`. `sink`, when set, receives a
+// 200 body as it arrives (a pull stream) instead of it being buffered in Reply::body; its
+// errors fail the exchange. The connection stays open (see Exchanged::reusable).
+Task<Exchanged> exchange(Connection& conn, const Request& req, const Peer& peer, const Clock& clock,
+                         TimePoint deadline, PullStreamParser* sink);
 
 }  // namespace orch::docker

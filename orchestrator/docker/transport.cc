@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <boost/beast/core/error.hpp>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "orchestrator/core/duration.h"
@@ -69,6 +71,31 @@ void Connection::arm(const Clock& clock, TimePoint deadline) {
   visit([&](auto& s) { beast::get_lowest_layer(s).expires_after(budget); });
 }
 
+bool Connection::looks_open() {
+  return visit([](auto& s) {
+    auto& socket = beast::get_lowest_layer(s).socket();
+    if (!socket.is_open()) {
+      return false;
+    }
+    // A TLS stream may hold decrypted bytes OpenSSL has not handed out: unexpected after a
+    // complete reply, so the connection is not trusted with another request.
+    if constexpr (std::is_same_v<std::decay_t<decltype(s)>, TlsStream>) {
+      if (SSL_pending(s.native_handle()) > 0) {
+        return false;
+      }
+    }
+    char byte = 0;
+    const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    // Nothing to read and no end of stream: the engine still holds the connection open.
+    // 0 is the engine's close; bytes are unasked-for data (or a TLS alert): either way, no.
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  });
+}
+
+void Connection::disarm() {
+  visit([](auto& s) { beast::get_lowest_layer(s).expires_never(); });
+}
+
 void Connection::shutdown() {
   visit([](auto& s) {
     beast::error_code ignored;
@@ -85,6 +112,24 @@ Transport::Transport(std::string name, std::string peer, Endpoint endpoint, cons
       connect_timeout_(connect_timeout) {}
 
 Transport::~Transport() = default;
+
+void Transport::SessionFree::operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+
+void Transport::keep_session(Connection& conn) {
+  conn.visit([&](auto& s) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(s)>, TlsStream>) {
+      const SSL_SESSION* session = SSL_get0_session(s.native_handle());
+      if (session == nullptr || SSL_SESSION_is_resumable(session) != 1) {
+        return;
+      }
+      // A copy: OpenSSL marks a connection's own session unresumable when the connection is
+      // freed without a close_notify exchange, which is how rollgate drops connections.
+      if (SSL_SESSION* copy = SSL_SESSION_dup(session); copy != nullptr) {
+        session_.reset(copy);
+      }
+    }
+  });
+}
 
 Status Transport::prepare() { return endpoint_.tls ? load_tls() : Status::ok(); }
 
@@ -189,6 +234,7 @@ Task<Result<std::unique_ptr<Connection>>> Transport::connect(TimePoint deadline,
     if (ec) {
       co_return failed(ec.message());
     }
+    ++stats_.opened;
     co_return std::make_unique<Connection>(std::move(stream));
   }
 
@@ -229,6 +275,7 @@ Task<Result<std::unique_ptr<Connection>>> Transport::connect(TimePoint deadline,
     co_return failed(ec.message());
   }
   if (!endpoint_.tls) {
+    ++stats_.opened;
     co_return std::make_unique<Connection>(std::move(stream));
   }
 
@@ -251,8 +298,16 @@ Task<Result<std::unique_ptr<Connection>>> Transport::connect(TimePoint deadline,
     co_return Status(Code::kInternal,
                      name_ + ": TLS: cannot set the expected name " + endpoint_.host);
   }
+  // The server decides whether to resume; a session it no longer knows means a full handshake.
+  if (session_ && SSL_set_session(handle, session_.get()) != 1) {
+    session_.reset();
+  }
   if (auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kUseTuple); hec) {
     co_return handshake_error(tls, hec);
+  }
+  ++stats_.opened;
+  if (SSL_session_reused(handle) == 1) {
+    ++stats_.tls_resumed;
   }
   co_return std::make_unique<Connection>(std::move(tls));
 }

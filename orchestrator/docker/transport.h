@@ -17,6 +17,9 @@
 // name the host dialled (SNI and OpenSSL's host-name check for DNS names, the IP SAN check for
 // addresses); rollgate's certificate and key are presented. The files are read on the first
 // connect and the context kept; a failure to load them is kept too, so they are not re-read.
+// Session resumption: the Transport keeps the last resumable session its connections were
+// given (keep_session) and offers it on the next handshake, so a new connection to the same
+// engine skips the certificate exchange. The session is per Transport, so per endpoint.
 //
 // Errors (values, never exceptions):
 //   "CONTEXT: cannot connect to PEER at ENDPOINT: WHY"  kUnavailable (refused, missing socket,
@@ -68,6 +71,14 @@ class Connection {
 
   bool is_tls() const { return std::holds_alternative<TlsStream>(stream_); }
 
+  // For a connection that sat idle: true when the socket is open, the peer has not closed it,
+  // and nothing unread is waiting (a non-blocking peek). A kept-alive connection the engine
+  // closed is found here, before a request is written to it.
+  bool looks_open();
+
+  // Clears the deadline set by arm(), for a connection that goes back to a pool.
+  void disarm();
+
   // Shuts the socket down in both directions; errors are ignored (the peer may be gone).
   void shutdown();
 
@@ -93,10 +104,22 @@ class Transport {
   // want a bad file reported before anything else.
   Status prepare();
 
+  // Keeps `conn`'s TLS session for the next handshake, when it can be resumed. Call it after
+  // an exchange that succeeded: with TLS 1.3 the engine's session ticket arrives after the
+  // handshake, and a connection that failed has no session worth offering again.
+  void keep_session(Connection& conn);
+
   const Endpoint& endpoint() const { return endpoint_; }
   const Clock& clock() const { return clock_; }
+  // `opened` and `tls_resumed` are counted here; ConnectionPool counts the rest.
+  ConnectionStats& stats() { return stats_; }
+  const ConnectionStats& stats() const { return stats_; }
 
  private:
+  struct SessionFree {
+    void operator()(SSL_SESSION* s) const;
+  };
+
   Status handshake_error(TlsStream& stream, boost::beast::error_code ec) const;
   Status load_tls();
 
@@ -107,6 +130,8 @@ class Transport {
   std::chrono::milliseconds connect_timeout_;
   std::unique_ptr<boost::asio::ssl::context> tls_context_;
   std::optional<Status> tls_load_error_;
+  std::unique_ptr<SSL_SESSION, SessionFree> session_;
+  ConnectionStats stats_;
 };
 
 // The reason OpenSSL recorded for an SSL-category error, else the error's own message.

@@ -12,9 +12,8 @@ namespace orch::docker {
 
 using Labels = std::map<std::string, std::string>;
 
-// Where an engine listens: "unix:///var/run/docker.sock" or "tcp://10.0.0.5:2375".
-// TLS settings ride along so that the transport can be chosen per host (TLS itself is
-// wired in a later change; today a tls endpoint is rejected with a clear error).
+// Where an engine listens: "unix:///var/run/docker.sock" or "tcp://10.0.0.5:2375", with mutual
+// TLS when `tls` is set (docs/tls.md).
 struct TlsFiles {
   std::string ca;    // PEM CA bundle that signs the engine's certificate
   std::string cert;  // client certificate (PEM)
@@ -30,6 +29,15 @@ struct Endpoint {
   std::optional<TlsFiles> tls;
 
   std::string to_string() const;  // round-trips through parse_endpoint
+};
+
+// What one engine's connections did (http_engine.h's connection_stats): for benchmarks and
+// tests, which check that keep-alive and TLS session resumption really happen.
+struct ConnectionStats {
+  uint64_t opened = 0;       // new connections (TCP/unix connect, plus a handshake with TLS)
+  uint64_t reused = 0;       // calls served on a kept-alive connection
+  uint64_t retried = 0;      // calls sent again because a kept-alive connection had closed
+  uint64_t tls_resumed = 0;  // TLS handshakes that resumed an earlier session
 };
 
 struct PingInfo {

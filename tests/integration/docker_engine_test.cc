@@ -305,6 +305,12 @@ TEST_CASE("container lifecycle with labels and a published port", "[docker]") {
   REQUIRE_FALSE(removed.is_ok());
   CHECK(removed.status().code() == Code::kNotFound);
   CHECK(removed.status().http_status() == 404);
+
+  // Keep-alive: every call shared one connection, errors included, but the pull, which
+  // streams on a connection of its own.
+  const ConnectionStats st = connection_stats(*engine).value();
+  CHECK(st.opened == 2);
+  CHECK(st.retried == 0);
 }
 
 TEST_CASE("engine errors carry HTTP status, code and message", "[docker]") {

@@ -57,11 +57,12 @@ TlsHost tls_host(const rgtest::Testbed& tb) {
   return h;
 }
 
-std::unique_ptr<Engine> tls_engine(net::io_context& io, const TlsHost& h, TlsFiles files) {
+std::unique_ptr<Engine> tls_engine(net::io_context& io, const TlsHost& h, TlsFiles files,
+                                   HttpEngineOptions options = {}) {
   auto ep = parse_endpoint(h.engine);
   REQUIRE(ep.is_ok());
   ep->tls = std::move(files);
-  return make_http_engine(io, test_clock, h.name, *ep);
+  return make_http_engine(io, test_clock, h.name, *ep, options);
 }
 
 std::string b64(const std::string& in) {
@@ -106,6 +107,27 @@ TEST_CASE("ping, version and list over mutual TLS to the testbed's TLS host", "[
   auto list = run_task(io, engine->list_containers({"rollgate.app"}));
   INFO(list.status().to_string());
   CHECK(list.is_ok());
+}
+
+TEST_CASE("dockerd keeps TLS connections alive, and resumes sessions on new ones",
+          "[docker][tls][keep_alive]") {
+  const TlsHost h = tls_host(rgtest::load_testbed());
+  net::io_context io;
+  auto pooled = tls_engine(io, h, resolve_tls_files("", "", "", h.cert_path));
+  HttpEngineOptions no_keep_alive;
+  no_keep_alive.max_idle = 0;
+  auto fresh = tls_engine(io, h, resolve_tls_files("", "", "", h.cert_path), no_keep_alive);
+  for (Engine* engine : {pooled.get(), fresh.get()}) {
+    REQUIRE(run_task(io, engine->ping()).is_ok());
+    REQUIRE(run_task(io, engine->version()).is_ok());
+    REQUIRE(run_task(io, engine->list_containers({"rollgate.app"})).is_ok());
+  }
+  const ConnectionStats kept = connection_stats(*pooled).value();
+  CHECK(kept.opened == 1);
+  CHECK(kept.reused == 2);
+  const ConnectionStats each = connection_stats(*fresh).value();
+  CHECK(each.opened == 3);
+  CHECK(each.tls_resumed == 2);
 }
 
 TEST_CASE("a wrong CA fails the handshake with an error naming the host and tls.ca",

@@ -2,7 +2,10 @@
 //
 // FakeDockerd is a real HTTP/1.1 server with state: it records every request it receives and
 // answers from a route function the test supplies, writing raw bytes so tests can choose chunk
-// boundaries, hang (to exercise deadlines) or hold requests until several are in flight. It
+// boundaries, hang (to exercise deadlines) or hold requests until several are in flight. Like
+// dockerd it keeps a connection open for the next request unless the request asked to close;
+// it counts the connections it accepted and those the client closed, and can drop connections
+// the way an engine or a proxy in front of it does, to test keep-alive and its retry rule. It
 // tests the transport and the status mapping; the Engine semantics are covered by the [docker]
 // integration test against a real dockerd.
 #include "orchestrator/docker/http_engine.h"
@@ -62,13 +65,16 @@ struct Seen {
   std::string content_type;
   std::string content_length;
   bool chunked = false;
+  bool keep_alive = true;                    // no "Connection: close"
   std::optional<std::string> registry_auth;  // X-Registry-Auth, when sent
 };
 
 // What the route returns: raw response bytes written in the given pieces (one write each), or
 // nullopt to never answer. A final empty piece means: write the others, then stall (keep the
-// connection open without sending more) until the client gives up.
+// connection open without sending more) until the client gives up. A final kHangUp piece
+// means: write the others, then close the connection.
 using Pieces = std::vector<std::string>;
+const std::string kHangUp = "\x01hang up";
 using Route = std::function<std::optional<Pieces>(const Seen&)>;
 
 std::string reason_for(int status) {
@@ -118,6 +124,8 @@ Pieces chunked(const std::vector<std::string>& chunks, End end = End::kTerminate
     out.push_back("0\r\n\r\n");
   } else if (end == End::kStall) {
     out.push_back("");
+  } else {
+    out.push_back(kHangUp);
   }
   return out;
 }
@@ -141,8 +149,19 @@ class FakeDockerd {
     hold_count_ = n;
   }
 
+  // How the server treats a kept-alive connection once it has answered on it:
+  //   kKeep      wait for the next request (dockerd);
+  //   kCloseIdle close it at once, without saying "Connection: close" (an idle timeout of 0);
+  //   kDropNext  read the next request, then close without answering (an idle close that
+  //              crossed the client's request on the wire).
+  enum class Idle { kKeep, kCloseIdle, kDropNext };
+  Idle idle = Idle::kKeep;
+
   std::vector<Seen> seen;
   int max_held = 0;
+  int accepted = 0;       // connections
+  int client_closed = 0;  // connections the client closed while the server waited for a request
+  int dropped = 0;        // requests read and never answered because of Idle::kDropNext
 
  private:
   Task<void> accept_loop() {
@@ -151,16 +170,35 @@ class FakeDockerd {
       if (ec) {
         co_return;
       }
+      ++accepted;
       net::co_spawn(io_, serve(std::move(socket)), net::detached);
     }
   }
 
   Task<void> serve(Socket socket) {
     beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    if (auto [ec, n] = co_await http::async_read(socket, buffer, req, kUseTuple); ec) {
-      co_return;
+    for (int served = 0;; ++served) {
+      http::request<http::string_body> req;
+      if (auto [ec, n] = co_await http::async_read(socket, buffer, req, kUseTuple); ec) {
+        if (ec == http::error::end_of_stream || ec == net::error::eof) {
+          ++client_closed;
+        }
+        co_return;
+      }
+      if (served > 0 && idle == Idle::kDropNext) {
+        ++dropped;
+        co_return;  // closes the socket: the request is never answered
+      }
+      const bool keep = co_await answer(socket, buffer, req);
+      if (!keep) {
+        co_return;
+      }
     }
+  }
+
+  // Answers one request; true when the connection stays open for another.
+  Task<bool> answer(Socket& socket, beast::flat_buffer& buffer,
+                    const http::request<http::string_body>& req) {
     Seen s;
     s.method = std::string(req.method_string());
     s.target = std::string(req.target());
@@ -168,6 +206,7 @@ class FakeDockerd {
     s.content_type = std::string(req[http::field::content_type]);
     s.content_length = std::string(req[http::field::content_length]);
     s.chunked = req.chunked();
+    s.keep_alive = req.keep_alive();
     if (auto it = req.find("X-Registry-Auth"); it != req.end()) {
       s.registry_auth = std::string(it->value());
     }
@@ -191,21 +230,32 @@ class FakeDockerd {
       // Never answer: wait until the client gives up and closes.
       http::request<http::string_body> next;
       co_await http::async_read(socket, buffer, next, kUseTuple);
-      co_return;
+      co_return false;
+    }
+    const bool stall = !answer->empty() && answer->back().empty();
+    const bool hang_up = !answer->empty() && answer->back() == kHangUp;
+    if (hang_up) {
+      answer->pop_back();
     }
     for (const std::string& piece : *answer) {
       if (auto [ec, n] = co_await net::async_write(socket, net::buffer(piece), kUseTuple); ec) {
-        co_return;
+        co_return false;
       }
     }
-    const bool stall = !answer->empty() && answer->back().empty();
-    if (!stall) {
+    if (stall) {
+      // Keep the socket open until the client closes.
+      http::request<http::string_body> next;
+      co_await http::async_read(socket, buffer, next, kUseTuple);
+      co_return false;
+    }
+    if (hang_up || !req.keep_alive() || idle == Idle::kCloseIdle) {
       beast::error_code ignored;
       socket.shutdown(net::socket_base::shutdown_send, ignored);
+      http::request<http::string_body> next;
+      co_await http::async_read(socket, buffer, next, kUseTuple);
+      co_return false;
     }
-    // Keep the socket open until the client closes.
-    http::request<http::string_body> next;
-    co_await http::async_read(socket, buffer, next, kUseTuple);
+    co_return true;
   }
 
   net::io_context& io_;
@@ -243,6 +293,16 @@ struct UnixFixture {
   T run(Task<T> task) {
     return orch::testing::run_task(io, std::move(task));
   }
+
+  // Lets the server finish what it does after an answer (a close, say) before the next call.
+  void settle() {
+    io.restart();
+    for (int i = 0; i < 10; ++i) {
+      io.poll();
+    }
+  }
+
+  ConnectionStats stats() const { return connection_stats(*engine).value(); }
 
   net::io_context io;
   SocketPath sock;
@@ -710,6 +770,184 @@ TEST_CASE("exec whose exit code never comes times out on the injected clock",
   // It stops asking once another pause would pass the deadline: 49 pauses of 20ms.
   CHECK(clock.slept() == 980ms);
   CHECK(inspections == 50);
+}
+
+// --- keep-alive --------------------------------------------------------------------------
+
+Route inspect_or_create() {
+  return [](const Seen& s) -> std::optional<Pieces> {
+    if (s.target == "/_ping") {
+      return Pieces{"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK"};
+    }
+    if (s.method == "POST" && s.target.rfind("/v1.41/containers/create", 0) == 0) {
+      return respond(201, R"({"Id":"new1","Warnings":[]})");
+    }
+    if (s.method == "POST") {
+      return respond(204);
+    }
+    return respond(200, kInspectBody);
+  };
+}
+
+ContainerSpec web_spec() {
+  ContainerSpec spec;
+  spec.name = "web";
+  spec.image = "demo:v1";
+  return spec;
+}
+
+void check_stats(const ConnectionStats& st, uint64_t opened, uint64_t reused, uint64_t retried) {
+  CHECK(st.opened == opened);
+  CHECK(st.reused == reused);
+  CHECK(st.retried == retried);
+}
+
+TEST_CASE("calls to one engine share one kept-alive connection", "[http_engine][keep_alive]") {
+  UnixFixture f(inspect_or_create());
+  REQUIRE(f.run(f.engine->ping()).is_ok());
+  REQUIRE(f.run(f.engine->inspect_container("web")).is_ok());
+  const ContainerSpec spec = web_spec();
+  REQUIRE(f.run(f.engine->create_container(spec)).is_ok());
+  REQUIRE(f.run(f.engine->start_container("new1")).is_ok());
+  REQUIRE(f.run(f.engine->inspect_container("web")).is_ok());
+  f.settle();
+  CHECK(f.server.seen.size() == 5);
+  CHECK(f.server.accepted == 1);
+  CHECK(f.server.client_closed == 0);
+  check_stats(f.stats(), 1, 4, 0);
+}
+
+TEST_CASE("a kept-alive connection the engine closed while idle is never written to",
+          "[http_engine][keep_alive]") {
+  UnixFixture f(inspect_or_create());
+  f.server.idle = FakeDockerd<net::local::stream_protocol>::Idle::kCloseIdle;
+  REQUIRE(f.run(f.engine->ping()).is_ok());
+  f.settle();
+  const ContainerSpec spec = web_spec();
+  // A POST, which is never sent twice: it must go on a new connection from the start.
+  REQUIRE(f.run(f.engine->create_container(spec)).is_ok());
+  f.settle();
+  REQUIRE(f.run(f.engine->inspect_container("web")).is_ok());
+  CHECK(f.server.accepted == 3);
+  CHECK(f.server.seen.size() == 3);
+  check_stats(f.stats(), 3, 0, 0);
+}
+
+TEST_CASE("a request the engine dropped on a kept-alive connection: GET again, POST never",
+          "[http_engine][keep_alive]") {
+  UnixFixture f(inspect_or_create());
+  f.server.idle = FakeDockerd<net::local::stream_protocol>::Idle::kDropNext;
+  REQUIRE(f.run(f.engine->ping()).is_ok());
+
+  // The GET lands on the kept-alive connection, which the engine closes unanswered: it is
+  // idempotent, so it is sent once more, on a new connection.
+  auto inspected = f.run(f.engine->inspect_container("web"));
+  INFO(inspected.status().message());
+  REQUIRE(inspected.is_ok());
+  CHECK(f.server.dropped == 1);
+  CHECK(f.server.accepted == 2);
+  CHECK(f.stats().retried == 1);
+
+  // The POST may have reached the engine before the close (it was read there): not resent.
+  const ContainerSpec spec = web_spec();
+  auto created = f.run(f.engine->create_container(spec));
+  REQUIRE_FALSE(created.is_ok());
+  CHECK(created.status().code() == Code::kUnavailable);
+  CHECK_THAT(created.status().message(),
+             Catch::StartsWith("h1: POST /containers/create: engine at unix://"));
+  CHECK_THAT(created.status().message(), Catch::Contains("reading the response header failed"));
+  CHECK(f.server.dropped == 2);
+  CHECK(f.server.accepted == 2);
+  CHECK(f.stats().retried == 1);
+
+  // The broken connection was not kept: the next call starts afresh.
+  REQUIRE(f.run(f.engine->create_container(spec)).is_ok());
+  CHECK(f.server.accepted == 3);
+}
+
+TEST_CASE("pull streams and attached execs run on connections of their own",
+          "[http_engine][keep_alive]") {
+  int inspections = 0;
+  Route exec = exec_route("ok\n", 0, inspections);
+  UnixFixture f([&exec](const Seen& s) -> std::optional<Pieces> {
+    if (s.target.rfind("/v1.41/images/create", 0) == 0) {
+      return chunked({"{\"status\":\"Pulling from demo\"}\r\n"});
+    }
+    return exec(s);
+  });
+  REQUIRE(f.run(f.engine->pull("reg:5000/demo:v1")).is_ok());
+  auto r = f.run(f.engine->exec("web", {"true"}, 5s));
+  INFO(r.status().message());
+  REQUIRE(r.is_ok());
+  f.settle();
+  REQUIRE(f.server.seen.size() == 4);  // pull; exec create, start, inspect
+  CHECK_FALSE(f.server.seen[0].keep_alive);
+  CHECK(f.server.seen[1].keep_alive);
+  CHECK_FALSE(f.server.seen[2].keep_alive);
+  CHECK(f.server.seen[3].keep_alive);
+  // The pull's and the start's connections are closed after them; create and inspect share one.
+  CHECK(f.server.accepted == 3);
+  CHECK(f.stats().reused == 1);
+}
+
+TEST_CASE("an idle connection older than idle_timeout is closed, not reused",
+          "[http_engine][keep_alive]") {
+  orch::testing::ManualClock clock;
+  HttpEngineOptions options;
+  options.idle_timeout = 30s;
+  UnixFixture f(inspect_or_create(), options, clock);
+  REQUIRE(f.run(f.engine->ping()).is_ok());
+  clock.advance(29s);
+  REQUIRE(f.run(f.engine->inspect_container("web")).is_ok());
+  CHECK(f.server.accepted == 1);
+  clock.advance(30s);
+  REQUIRE(f.run(f.engine->inspect_container("web")).is_ok());
+  f.settle();
+  CHECK(f.server.accepted == 2);
+  CHECK(f.server.client_closed == 1);
+}
+
+TEST_CASE("at most max_idle connections are kept per engine, and 0 turns keep-alive off",
+          "[http_engine][keep_alive]") {
+  const size_t max_idle = GENERATE(as<size_t>{}, 0, 2, 4);
+  constexpr int kCalls = 5;
+  HttpEngineOptions options;
+  options.max_idle = max_idle;
+  UnixFixture f(inspect_or_create(), options);
+  f.server.hold_until("/v1.41/containers/web/json", kCalls);
+  auto all = [&]() -> Task<int> {
+    auto ex = co_await net::this_coro::executor;
+    int done = 0;
+    int ok = 0;
+    net::steady_timer finished(ex, net::steady_timer::time_point::max());
+    for (int i = 0; i < kCalls; ++i) {
+      net::co_spawn(
+          ex,
+          [&]() -> Task<void> {
+            Result<ContainerInfo> r = co_await f.engine->inspect_container("web");
+            ok += r.is_ok() ? 1 : 0;
+            if (++done == kCalls) {
+              finished.cancel();
+            }
+          },
+          net::detached);
+    }
+    co_await finished.async_wait(kUseTuple);
+    co_return ok;
+  };
+  REQUIRE(f.run(all()) == kCalls);
+  f.settle();
+  CHECK(f.server.accepted == kCalls);  // five at once need five connections
+  CHECK(f.server.client_closed == kCalls - static_cast<int>(max_idle));
+
+  // Sequential calls from now on use the kept connections, or one each without keep-alive.
+  f.server.hold_until("", 0);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(f.run(f.engine->ping()).is_ok());
+  }
+  f.settle();
+  CHECK(f.server.accepted == kCalls + (max_idle == 0 ? 3 : 0));
+  CHECK(f.stats().reused == (max_idle == 0 ? 0u : 3u));
 }
 
 }  // namespace

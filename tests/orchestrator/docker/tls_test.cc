@@ -72,14 +72,22 @@ class TlsDockerd {
     ctx_.add_certificate_authority(net::buffer(std::string_view(tls_testdata::kCa)));
     // Like dockerd --tlsverify: a client certificate signed by the CA is required.
     ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    // OpenSSL resumes sessions of a server that verifies clients only within a named context.
+    static const unsigned char kContext[] = "rollgate-test";
+    SSL_CTX_set_session_id_context(ctx_.native_handle(), kContext, sizeof(kContext) - 1);
     net::co_spawn(io_, accept_loop(), net::detached);
   }
 
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
+  // true: answer without "Connection: close" and wait for the next request, as dockerd does.
+  bool keep_alive = false;
+
   std::vector<std::string> targets;     // requests that got through
   std::vector<std::string> client_cns;  // the client certificate's CN, per request
   int handshakes_failed = 0;
+  int handshakes = 0;
+  int resumed = 0;  // handshakes that resumed an earlier session
 
  private:
   Task<void> accept_loop() {
@@ -98,12 +106,26 @@ class TlsDockerd {
       ++handshakes_failed;
       co_return;
     }
+    ++handshakes;
+    resumed += SSL_session_reused(stream.native_handle()) == 1 ? 1 : 0;
     beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    if (auto [ec, n] = co_await http::async_read(stream, buffer, req, kUseTuple); ec) {
-      ++handshakes_failed;  // with TLS 1.3 a refused client certificate surfaces here
-      co_return;
+    for (int served = 0;; ++served) {
+      http::request<http::string_body> req;
+      if (auto [ec, n] = co_await http::async_read(stream, buffer, req, kUseTuple); ec) {
+        if (served == 0) {
+          ++handshakes_failed;  // with TLS 1.3 a refused client certificate surfaces here
+        }
+        co_return;
+      }
+      if (!co_await answer(stream, req)) {
+        co_return;
+      }
     }
+  }
+
+  // Answers one request; true when the connection stays open for the next.
+  Task<bool> answer(ssl::stream<net::ip::tcp::socket>& stream,
+                    const http::request<http::string_body>& req) {
     targets.push_back(std::string(req.target()));
     std::string cn;
     if (X509* peer = SSL_get1_peer_certificate(stream.native_handle()); peer != nullptr) {
@@ -122,9 +144,13 @@ class TlsDockerd {
     }
     const std::string reply =
         "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\nConnection: close\r\n\r\n" + body;
+        "\r\n" + (keep_alive ? "" : "Connection: close\r\n") + "\r\n" + body;
     co_await net::async_write(stream, net::buffer(reply), kUseTuple);
+    if (keep_alive) {
+      co_return true;
+    }
     co_await stream.async_shutdown(kUseTuple);
+    co_return false;
   }
 
   net::io_context& io_;
@@ -164,6 +190,50 @@ TEST_CASE("ping, version and list over mutual TLS", "[tls]") {
   CHECK(server.targets[0] == "/_ping");
   CHECK(server.targets[1] == "/v1.41/version");
   CHECK(server.client_cns == std::vector<std::string>(3, "rollgate-test-client"));
+}
+
+namespace {
+
+void three_versions(net::io_context& io, Engine& engine) {
+  for (int i = 0; i < 3; ++i) {
+    auto version = run_task(io, engine.version());
+    INFO(version.status().to_string());
+    REQUIRE(version.is_ok());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a new TLS connection resumes the engine's last session", "[tls]") {
+  CertDir certs;
+  net::io_context io;
+  TlsDockerd server(io, tls_testdata::kServerCert, tls_testdata::kServerKey);
+  auto engine =
+      make_http_engine(io, test_clock, "h-tls", tls_endpoint(server.port(), certs.good()));
+  // The server closes after each answer, so each call needs a new connection and handshake.
+  three_versions(io, *engine);
+  CHECK(server.handshakes == 3);
+  CHECK(server.resumed == 2);
+  const ConnectionStats st = connection_stats(*engine).value();
+  CHECK(st.opened == 3);
+  CHECK(st.tls_resumed == 2);
+  // A resumed session still carries the client certificate the engine verified.
+  CHECK(server.client_cns == std::vector<std::string>(3, "rollgate-test-client"));
+}
+
+TEST_CASE("TLS connections are kept alive between calls", "[tls]") {
+  CertDir certs;
+  net::io_context io;
+  TlsDockerd server(io, tls_testdata::kServerCert, tls_testdata::kServerKey);
+  server.keep_alive = true;
+  auto engine =
+      make_http_engine(io, test_clock, "h-tls", tls_endpoint(server.port(), certs.good()));
+  three_versions(io, *engine);
+  CHECK(server.handshakes == 1);
+  CHECK(server.targets.size() == 3);
+  const ConnectionStats st = connection_stats(*engine).value();
+  CHECK(st.opened == 1);
+  CHECK(st.reused == 2);
 }
 
 TEST_CASE("a DNS name in the certificate is verified too (SNI + name check)", "[tls]") {
