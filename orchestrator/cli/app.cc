@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "orchestrator/core/limits.h"
 #include "orchestrator/docker/http_engine.h"
 #include "orchestrator/docker/registry_auth.h"
 #include "orchestrator/manifest/parse.h"
@@ -44,6 +45,15 @@ bool connect(App& app) {
   if (!auth) {
     std::fprintf(stderr, "%s\n", auth.status().message().c_str());
     return false;
+  }
+  const uint64_t needed = open_files_needed(m.hosts.size());
+  if (const FileLimit limit = raise_open_file_limit(needed); !limit.enough) {
+    std::fprintf(stderr,
+                 "rollgate: warning: open files are limited to %llu (the hard limit), and %zu "
+                 "hosts may need %llu at once; raise it (ulimit -Hn, or LimitNOFILE= in a "
+                 "systemd unit), or calls will fail with \"Too many open files\"\n",
+                 static_cast<unsigned long long>(limit.after), m.hosts.size(),
+                 static_cast<unsigned long long>(needed));
   }
   docker::HttpEngineOptions options;
   options.registry_auth = std::make_shared<const docker::RegistryAuth>(std::move(*auth));

@@ -530,6 +530,29 @@ TEST_CASE("rollgate plan, status and ping report the fleet without changing it",
   }
 }
 
+TEST_CASE("rollgate raises its open-file limit for the fleet, and says when it cannot",
+          "[docker]") {
+  Testbed tb = rgtest::load_testbed();
+  TempManifest m(manifest_yaml(tb, image(tb, "v1")));
+  const std::string hosts = std::to_string(tb.hosts().size());
+  const std::string needed = std::to_string(4 * tb.hosts().size() + 64);
+  // A soft limit below the fleet's need, under a hard limit that allows it: raised silently.
+  auto raised =
+      rgtest::run_process({"prlimit", "--nofile=40:4096", ROLLGATE_BIN, "ping", "-f", m.path()});
+  INFO(describe(raised));
+  CHECK(raised.exit_code == 0);
+  CHECK_FALSE(contains(raised.err, "open files"));
+  // A hard limit below it: rollgate says so, names the figures, and goes on.
+  auto capped =
+      rgtest::run_process({"prlimit", "--nofile=40:40", ROLLGATE_BIN, "ping", "-f", m.path()});
+  INFO(describe(capped));
+  CHECK(capped.exit_code == 0);
+  CHECK(contains(capped.err,
+                 "rollgate: warning: open files are limited to 40 (the hard limit), "
+                 "and " +
+                     hosts + " hosts may need " + needed + " at once"));
+}
+
 TEST_CASE("rollgate rollback --to-revision returns to a kept revision, checked before anything",
           "[docker]") {
   Testbed tb = fresh_fleet();
