@@ -85,6 +85,7 @@ int run_apply(const CommonOptions& o, App& app, const Prepare& prepare, Run what
   rollout::ApplyOptions options;
   options.image = m.image;
   options.rollout_id = new_rollout_id(fleet.clock.wall_now());
+  options.pull_concurrency = static_cast<size_t>(m.strategy.pull_concurrency);
   options.progress_deadline = m.health.progress_deadline;
   options.bake = m.health.bake;
   options.max_failure_ratio = m.health.max_failure_ratio;

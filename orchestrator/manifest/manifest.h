@@ -82,6 +82,8 @@ struct Strategy {
   BatchSize batch_size;          // rolling only
   Order order = Order::kStopFirst;
   std::optional<ColourPorts> ports;  // required by blue-green and start-first
+  // Hosts that pull the image at once in pre-flight: the knob that spares the registry.
+  int pull_concurrency = 8;
   bool blue_green() const { return type == "blue-green"; }
   bool start_first() const { return !blue_green() && order == Order::kStartFirst; }
   // Two containers per host side by side (blue-green or start-first).

@@ -9,7 +9,10 @@
 namespace orch::manifest {
 namespace {
 
-constexpr std::array<std::string_view, 4> kStrategyKeys = {"type", "batch_size", "order", "ports"};
+constexpr std::array<std::string_view, 5> kStrategyKeys = {"type", "batch_size", "order", "ports",
+                                                           "pull_concurrency"};
+// More pulls at once than this is a registry outage, not a rollout.
+constexpr int kMaxPullConcurrency = 256;
 
 }  // namespace
 
@@ -161,6 +164,13 @@ void read_strategy(Validator& v, const Json& j, Strategy& out) {
     } else if (auto n = v.integer("strategy.batch_size", *b, 1, std::numeric_limits<int>::max(),
                                   kExpected)) {
       out.batch_size = BatchSize{*n, false};
+    }
+  }
+  if (const Json* c = find(j, "pull_concurrency")) {
+    if (auto n = v.integer(
+            "strategy.pull_concurrency", *c, 1, kMaxPullConcurrency,
+            fmt::format("a number of hosts pulling at once, 1-{}", kMaxPullConcurrency))) {
+      out.pull_concurrency = *n;
     }
   }
 }

@@ -173,6 +173,12 @@ TEST_CASE("every validation error names its path and the offending value", "[man
       {"", "strategy: {batch_size: '3'}\n", "strategy.batch_size", "\"3\" (string)", ""},
       {"", "strategy: {batch_size: 1.5}\n", "strategy.batch_size", "\"1.5\"", ""},
       {"", "strategy: {batch: 2}\n", "strategy.batch", "\"batch\"", "expected one of: type"},
+      {"", "strategy: {pull_concurrency: 0}\n", "strategy.pull_concurrency", "0 (integer)",
+       "1-256"},
+      {"", "strategy: {pull_concurrency: 257}\n", "strategy.pull_concurrency", "257 (integer)",
+       "pulling at once"},
+      {"", "strategy: {pull_concurrency: '8'}\n", "strategy.pull_concurrency", "\"8\" (string)",
+       ""},
       // health
       {"", "health: []\n", "health", "[] (list)", ""},
       {"", "health: {http: {path: /}}\n", "health.http.port", "missing", "1-65535"},
@@ -292,6 +298,7 @@ TEST_CASE("defaults come from manifest.h", "[manifest]") {
   CHECK(m.strategy.type == "rolling");
   CHECK(m.strategy.batch_size.value == 1);
   CHECK_FALSE(m.strategy.batch_size.percent);
+  CHECK(m.strategy.pull_concurrency == 8);
   CHECK_FALSE(m.health.http.has_value());
   CHECK(m.health.interval == d.health.interval);
   CHECK(m.health.timeout == d.health.timeout);
@@ -329,7 +336,7 @@ container:
   command: [sleep, 3600]
   restart: on-failure:3
   stop_timeout: 1m30s
-strategy: {type: rolling, batch_size: 25%}
+strategy: {type: rolling, batch_size: 25%, pull_concurrency: 3}
 health:
   http: {port: 8080, path: "/healthz?full=1", expect_status: 204}
   interval: 500ms
@@ -379,6 +386,7 @@ keep: 5
   CHECK(m.container.stop_timeout == Millis(90000));
   CHECK(m.strategy.batch_size.value == 25);
   CHECK(m.strategy.batch_size.percent);
+  CHECK(m.strategy.pull_concurrency == 3);
   REQUIRE(m.health.http.has_value());
   CHECK(m.health.http->port == 8080);
   CHECK(m.health.http->path == "/healthz?full=1");
