@@ -3,6 +3,8 @@
 // Runs C coroutines on one io_context (one thread, as rollgate does), each probing
 // http://ADDRESS:PORT/PATH back to back for T seconds, and prints one JSON line:
 // {"concurrency":C,"seconds":T,"requests":N,"passes":P,"rps":N/T,"first_failure":"..."}.
+// --keep-alive turns on health.http.keep_alive; worker i then probes 127.0.0.(i+1) (run the
+// fake server with --hosts C).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -44,8 +46,18 @@ int main(int argc, char** argv) {
   std::string path = "/health";
   int concurrency = 16;
   double seconds = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool keep_alive = false;
+  for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
+    if (a == "--keep-alive") {
+      keep_alive = true;
+      --i;  // a flag: no value
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "probe_bench: %s needs a value\n", a.c_str());
+      return 2;
+    }
     const char* v = argv[i + 1];
     if (a == "--address") {
       address = v;
@@ -60,7 +72,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: probe_bench [--address A] [--port P] [--path /p] [--concurrency C] "
-                   "[--seconds T]\n");
+                   "[--seconds T] [--keep-alive]\n");
       return 2;
     }
   }
@@ -68,6 +80,7 @@ int main(int argc, char** argv) {
   config.port = static_cast<uint16_t>(port);
   config.path = path;
   config.timeout = health::Millis(2000);
+  config.keep_alive = keep_alive;
   auto probe = health::make_http_probe(config);
 
   net::io_context io{1};
@@ -76,7 +89,11 @@ int main(int argc, char** argv) {
   const auto until = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                  std::chrono::duration<double>(seconds));
   for (int i = 0; i < concurrency; ++i) {
-    net::co_spawn(io, worker(*probe, health::Target{"bench", address, ""}, until, totals),
+    // With keep-alive, each worker probes its own host, as a rollout does (one probe per host
+    // at a time): the fake server's host i answers on 127.0.0.(i+1). The probe keeps two
+    // connections per host, so workers sharing one address would mostly open new ones.
+    const std::string target = keep_alive ? "127.0.0." + std::to_string(i % 254 + 1) : address;
+    net::co_spawn(io, worker(*probe, health::Target{"bench", target, ""}, until, totals),
                   net::detached);
   }
   io.run();

@@ -1,5 +1,6 @@
-// The HTTP(S) probe: one GET per run, a fresh connection (and TLS session) each time
-// ("Connection: close"), so a probe sees what a new client would see.
+// The HTTP(S) probe: one GET per run, by default on a fresh connection (and TLS session) each
+// time ("Connection: close"), so a probe sees what a new client would see; with keep_alive, on
+// a kept connection while the app keeps it open (probe.h).
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl.hpp>
@@ -10,10 +11,15 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "healthcheck/format.h"
 #include "healthcheck/probe.h"
@@ -67,6 +73,73 @@ bool is_ip_literal(const std::string& address) {
   return !ec;
 }
 
+using TcpStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// Kept connections per address:port. Two, because a host's probe rounds do not overlap; a
+// second covers a baseline round that meets a gate round.
+constexpr std::size_t kIdlePerEndpoint = 2;
+
+// The idle connections of one scheme, keyed by "address:port". The newest goes out first.
+template <class Stream>
+class IdleConnections {
+ public:
+  // A kept connection to `key` the app has not closed, or null.
+  std::unique_ptr<Stream> take(const std::string& key) {
+    auto it = idle_.find(key);
+    if (it == idle_.end()) {
+      return nullptr;
+    }
+    std::vector<std::unique_ptr<Stream>>& kept = it->second;
+    while (!kept.empty()) {
+      std::unique_ptr<Stream> s = std::move(kept.back());
+      kept.pop_back();
+      if (detail::idle_socket_open(beast::get_lowest_layer(*s).socket().native_handle()) &&
+          pending_tls(*s) == 0) {
+        return s;
+      }
+    }
+    return nullptr;
+  }
+
+  void put(const std::string& key, std::unique_ptr<Stream> s) {
+    beast::get_lowest_layer(*s).expires_never();
+    std::vector<std::unique_ptr<Stream>>& kept = idle_[key];
+    if (kept.size() >= kIdlePerEndpoint) {
+      kept.erase(kept.begin());
+    }
+    kept.push_back(std::move(s));
+  }
+
+ private:
+  // Decrypted bytes nobody asked for: such a connection is not trusted with another probe.
+  static int pending_tls(Stream& s) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return SSL_pending(s.native_handle());
+    } else {
+      return 0;
+    }
+  }
+
+  std::map<std::string, std::vector<std::unique_ptr<Stream>>> idle_;
+};
+
+// One GET on one connection.
+struct Exchanged {
+  ProbeResult result;
+  // The answer was read to its end and both sides allow another request on the connection.
+  bool reusable = false;
+  // The app closed the connection before any byte of an answer: on a kept connection that is
+  // the app dropping an idle connection, not an answer.
+  bool closed_before_reply = false;
+};
+
+bool is_close(const boost::system::error_code& ec) {
+  return ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated ||
+         ec == http::error::end_of_stream;
+}
+
 class HttpProbe final : public Probe {
  public:
   explicit HttpProbe(HttpProbeConfig config)
@@ -86,28 +159,85 @@ class HttpProbe final : public Probe {
 
   net::awaitable<ProbeResult> run(Target target) override {
     const auto start = std::chrono::steady_clock::now();
-    if (!https()) {
-      beast::tcp_stream stream(co_await net::this_coro::executor);
-      // One deadline for the whole exchange: expires_after covers every operation after it.
-      stream.expires_after(config_.timeout);
-      if (auto failed =
-              co_await detail::connect(stream, "http", target.address, target.port_or(config_.port),
-                                       config_.timeout, start)) {
-        co_return *failed;
-      }
-      ProbeResult r = co_await exchange(stream, target, start);
-      r.reached = true;
-      boost::system::error_code ignored;
-      stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-      co_return r;
+    if (https()) {
+      co_return co_await probe(target, start, idle_tls_);
     }
+    co_return co_await probe(target, start, idle_tcp_);
+  }
 
-    beast::ssl_stream<beast::tcp_stream> stream(co_await net::this_coro::executor, tls_);
-    auto& tcp = beast::get_lowest_layer(stream);
-    tcp.expires_after(config_.timeout);
-    if (auto failed = co_await detail::connect(
-            tcp, "https", target.address, target.port_or(config_.port), config_.timeout, start)) {
+ private:
+  bool https() const { return config_.scheme == "https"; }
+  const char* probe_name() const { return https() ? "https" : "http"; }
+
+  // What is left of the probe's timeout, at least 1 ms (0 would mean no deadline).
+  Millis remaining(std::chrono::steady_clock::time_point start) const {
+    return std::max(Millis(1), config_.timeout - detail::elapsed_since(start));
+  }
+
+  template <class Stream>
+  net::awaitable<ProbeResult> probe(const Target& target,
+                                    std::chrono::steady_clock::time_point start,
+                                    IdleConnections<Stream>& idle) {
+    const std::string key = detail::endpoint_text(target.address, target.port_or(config_.port));
+    if (config_.keep_alive) {
+      if (std::unique_ptr<Stream> kept = idle.take(key)) {
+        // One deadline for the whole exchange: expires_after covers every operation after it.
+        beast::get_lowest_layer(*kept).expires_after(config_.timeout);
+        Exchanged x = co_await exchange(*kept, target, start);
+        if (!x.closed_before_reply) {
+          x.result.reached = true;
+          if (x.reusable) {
+            idle.put(key, std::move(kept));
+          }
+          co_return x.result;
+        }
+        // The app closed the kept connection as the probe went out. A GET may go again: on a
+        // new connection, within what is left of the timeout.
+      }
+    }
+    std::unique_ptr<Stream> stream = make_stream<Stream>(co_await net::this_coro::executor);
+    beast::get_lowest_layer(*stream).expires_after(remaining(start));
+    if (std::optional<ProbeResult> failed = co_await open(*stream, target, start)) {
       co_return *failed;
+    }
+    Exchanged x = co_await exchange(*stream, target, start);
+    x.result.reached = true;
+    if (config_.keep_alive && x.reusable) {
+      idle.put(key, std::move(stream));
+    } else {
+      // No TLS close_notify: the request said "Connection: close", and waiting for the peer's
+      // close_notify could only cost time. Closing the socket is enough for a probe.
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(*stream).socket().shutdown(net::ip::tcp::socket::shutdown_both,
+                                                         ignored);
+    }
+    co_return x.result;
+  }
+
+  template <class Stream>
+  std::unique_ptr<Stream> make_stream(const net::any_io_executor& ex) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return std::make_unique<TlsStream>(ex, tls_);
+    } else {
+      return std::make_unique<TcpStream>(ex);
+    }
+  }
+
+  // Connects `stream`, whose deadline is set; nullopt once connected, else the failed result.
+  net::awaitable<std::optional<ProbeResult>> open(TcpStream& stream, const Target& target,
+                                                  std::chrono::steady_clock::time_point start) {
+    co_return co_await detail::connect(stream, "http", target.address, target.port_or(config_.port),
+                                       config_.timeout, start);
+  }
+
+  // Connects and handshakes `stream` (SNI for names, the name or IP checked unless
+  // tls_skip_verify).
+  net::awaitable<std::optional<ProbeResult>> open(TlsStream& stream, const Target& target,
+                                                  std::chrono::steady_clock::time_point start) {
+    const uint16_t port = target.port_or(config_.port);
+    if (auto failed = co_await detail::connect(beast::get_lowest_layer(stream), "https",
+                                               target.address, port, config_.timeout, start)) {
+      co_return failed;
     }
     const bool ip = is_ip_literal(target.address);
     // SNI carries names only (RFC 6066 forbids IP literals there).
@@ -121,39 +251,69 @@ class HttpProbe final : public Probe {
     auto [hec] = co_await stream.async_handshake(net::ssl::stream_base::client,
                                                  net::as_tuple(net::use_awaitable));
     if (hec) {
-      ProbeResult failed =
-          detail::failure("https",
-                          "TLS handshake with " +
-                              detail::endpoint_text(target.address, target.port_or(config_.port)),
-                          hec, config_.timeout, start);
+      ProbeResult failed = detail::failure(
+          "https", "TLS handshake with " + detail::endpoint_text(target.address, port), hec,
+          config_.timeout, start);
       failed.reached = true;
       co_return failed;
     }
-    ProbeResult r = co_await exchange(stream, target, start);
-    r.reached = true;
-    // No TLS close_notify: the request said "Connection: close", and waiting for the peer's
-    // close_notify could only cost time. Closing the socket is enough for a probe.
-    boost::system::error_code ignored;
-    tcp.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    co_return r;
+    co_return std::nullopt;
   }
 
- private:
-  bool https() const { return config_.scheme == "https"; }
-  const char* probe_name() const { return https() ? "https" : "http"; }
+  // Reads the body on until it ends or passes kBodyLimit; the error that stopped it, if any.
+  // (The read result is a plain local, not a structured binding: GCC 12 mishandles structured
+  // bindings declared inside a loop of a coroutine.)
+  template <class Stream>
+  net::awaitable<boost::system::error_code> read_body(
+      Stream& stream, beast::flat_buffer& buffer,
+      http::response_parser<http::string_body>& parser) {
+    boost::system::error_code bec;
+    while (!bec && !parser.is_done() && parser.get().body().size() < kBodyLimit) {
+      std::tuple<boost::system::error_code, std::size_t> read =
+          co_await http::async_read_some(stream, buffer, parser, net::as_tuple(net::use_awaitable));
+      bec = std::get<0>(read);
+    }
+    co_return bec;
+  }
+
+  // With keep_alive, whether the connection can carry the next probe: the rest of the answer is
+  // read (a body over kBodyLimit is not: the connection is dropped instead), and neither side
+  // asked to close. `r` is the verdict, already made.
+  template <class Stream>
+  net::awaitable<Exchanged> finish(Stream& stream, beast::flat_buffer& buffer,
+                                   http::response_parser<http::string_body>& parser,
+                                   ProbeResult r) {
+    Exchanged x;
+    x.result = std::move(r);
+    if (!config_.keep_alive) {
+      co_return x;
+    }
+    if (!parser.is_done()) {
+      if (boost::system::error_code bec = co_await read_body(stream, buffer, parser); bec) {
+        co_return x;
+      }
+    }
+    x.reusable = parser.is_done() && parser.keep_alive() && buffer.size() == 0;
+    co_return x;
+  }
 
   // Sends the GET on a connected (and for https, handshaken) stream and judges the answer.
   template <class Stream>
-  net::awaitable<ProbeResult> exchange(Stream& stream, const Target& target,
-                                       std::chrono::steady_clock::time_point start) {
+  net::awaitable<Exchanged> exchange(Stream& stream, const Target& target,
+                                     std::chrono::steady_clock::time_point start) {
     http::request<http::empty_body> req{http::verb::get, config_.path, 11};
     req.set(http::field::host, detail::endpoint_text(target.address, target.port_or(config_.port)));
     req.set(http::field::user_agent, "rollgate-probe");
-    req.set(http::field::connection, "close");
+    if (!config_.keep_alive) {
+      req.set(http::field::connection, "close");
+    }
     auto [wec, written] =
         co_await http::async_write(stream, req, net::as_tuple(net::use_awaitable));
     if (wec) {
-      co_return detail::failure(probe_name(), "send request", wec, config_.timeout, start);
+      Exchanged x;
+      x.closed_before_reply = is_close(wec);
+      x.result = detail::failure(probe_name(), "send request", wec, config_.timeout, start);
+      co_return x;
     }
 
     beast::flat_buffer buffer;
@@ -164,8 +324,11 @@ class HttpProbe final : public Probe {
     auto [hec, header_bytes] =
         co_await http::async_read_header(stream, buffer, parser, net::as_tuple(net::use_awaitable));
     if (hec) {
-      co_return detail::failure(probe_name(), "waiting for the response", hec, config_.timeout,
-                                start);
+      Exchanged x;
+      x.closed_before_reply = is_close(hec) && !parser.got_some() && buffer.size() == 0;
+      x.result =
+          detail::failure(probe_name(), "waiting for the response", hec, config_.timeout, start);
+      co_return x;
     }
 
     ProbeResult r;
@@ -183,36 +346,27 @@ class HttpProbe final : public Probe {
       r.detail = "HTTP " + std::to_string(status) + " (expected " +
                  expected_text(config_.expect_status) + ") in " + detail::format_latency(r.latency);
       // Best effort, within what is left of the deadline: the status alone decides. Past the
-      // limit the read stops with body_limit and we quote what arrived before it.
-      parser.body_limit(kBodyLimit);
-      auto [bec, body_bytes] =
-          co_await http::async_read(stream, buffer, parser, net::as_tuple(net::use_awaitable));
-      (void)bec;
+      // limit the read stops and we quote what arrived before it.
+      (void)co_await read_body(stream, buffer, parser);
       std::string quote = quote_body(parser.get().body());
       if (!quote.empty()) {
         r.detail += ": " + quote;
       }
-      co_return r;
+      co_return co_await finish(stream, buffer, parser, std::move(r));
     }
     if (config_.max_latency && elapsed > *config_.max_latency) {
       r.outcome = ProbeResult::Outcome::kFail;
       r.detail = head + " exceeds max_latency " + format_millis(*config_.max_latency);
-      co_return r;
+      co_return co_await finish(stream, buffer, parser, std::move(r));
     }
     if (config_.body_contains) {
       // The body decides now, so it must arrive in time. Only its first kBodyLimit bytes are
       // searched: read piece by piece and stop there (beast's body_limit is only checked
       // against a Content-Length when the header is parsed, which has already happened).
-      // (The read result is a plain local, not a structured binding: GCC 12 mishandles
-      // structured bindings declared inside a loop of a coroutine.)
-      boost::system::error_code bec;
-      while (!bec && !parser.is_done() && parser.get().body().size() < kBodyLimit) {
-        std::tuple<boost::system::error_code, std::size_t> read = co_await http::async_read_some(
-            stream, buffer, parser, net::as_tuple(net::use_awaitable));
-        bec = std::get<0>(read);
-      }
-      if (bec) {
-        co_return detail::failure(probe_name(), "reading the body", bec, config_.timeout, start);
+      if (boost::system::error_code bec = co_await read_body(stream, buffer, parser); bec) {
+        Exchanged x;
+        x.result = detail::failure(probe_name(), "reading the body", bec, config_.timeout, start);
+        co_return x;
       }
       const std::string& body = parser.get().body();
       const bool found =
@@ -221,16 +375,18 @@ class HttpProbe final : public Probe {
       if (!found) {
         r.outcome = ProbeResult::Outcome::kFail;
         r.detail = head + " but the body does not contain " + quoted(*config_.body_contains);
-        co_return r;
+        co_return co_await finish(stream, buffer, parser, std::move(r));
       }
     }
     r.outcome = ProbeResult::Outcome::kPass;
     r.detail = head;
-    co_return r;
+    co_return co_await finish(stream, buffer, parser, std::move(r));
   }
 
   HttpProbeConfig config_;
   net::ssl::context tls_;
+  IdleConnections<TcpStream> idle_tcp_;
+  IdleConnections<TlsStream> idle_tls_;
 };
 
 }  // namespace

@@ -73,6 +73,7 @@ struct HttpProbeConfig {
   std::optional<std::string> body_contains;  // the body must contain this substring
   std::optional<Millis> max_latency;         // slower answers fail
   bool tls_skip_verify = false;              // https: accept any certificate
+  bool keep_alive = false;  // reuse a connection per address:port while it stays open
 };
 
 // GET http(s)://address:port/path (Host header "address:port", "Connection: close"); passes when
@@ -93,8 +94,15 @@ struct HttpProbeConfig {
 // tls_skip_verify, verifies the certificate against the system CAs and the address (host name
 // or IP); a failed handshake or verification is kFail ("TLS handshake with 10.0.0.1:8443:
 // certificate verify failed").
-// The returned probe holds only its config (and a TLS context); run() may be called
-// concurrently on one thread.
+// keep_alive (off by default): the request omits "Connection: close"; a connection whose
+// answer was read to its end and allows reuse is kept, at most two per address:port, and the
+// next probe of that address:port is sent on it if the app has not closed it meanwhile (a
+// non-blocking peek). A kept connection the app closes while the probe is sent counts for
+// nothing: the probe goes again on a new connection, within the same timeout. So a container
+// that died still fails with "Connection refused"; what a reused connection cannot show is the
+// cost of a new one (a full accept queue, a slow handshake).
+// The returned probe holds its config, a TLS context and, with keep_alive, its idle
+// connections; run() may be called concurrently on one thread.
 std::unique_ptr<Probe> make_http_probe(HttpProbeConfig config);
 
 struct TcpProbeConfig {

@@ -22,8 +22,9 @@ constexpr std::array<std::string_view, 13> kHealthKeys = {"http",
                                                           "max_failure_ratio",
                                                           "progress_deadline",
                                                           "bake"};
-constexpr std::array<std::string_view, 7> kHttpKeys = {
-    "port", "path", "expect_status", "scheme", "body_contains", "max_latency", "tls_skip_verify"};
+constexpr std::array<std::string_view, 8> kHttpKeys = {
+    "port",          "path",        "expect_status",   "scheme",
+    "body_contains", "max_latency", "tls_skip_verify", "keep_alive"};
 constexpr std::array<std::string_view, 1> kTcpKeys = {"port"};
 constexpr std::array<std::string_view, 1> kExecKeys = {"command"};
 
@@ -109,6 +110,11 @@ void read_http(Validator& v, const Json& j, HttpCheck& out) {
       } else {
         out.tls_skip_verify = *b;
       }
+    }
+  }
+  if (const Json* keep = find(j, "keep_alive")) {
+    if (auto b = v.boolean("health.http.keep_alive", *keep)) {
+      out.keep_alive = *b;
     }
   }
 }

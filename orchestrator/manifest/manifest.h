@@ -127,6 +127,8 @@ struct HttpCheck {
   std::optional<std::string> body_contains;  // the body must contain this (non-empty) text
   std::optional<Millis> max_latency;         // slower answers fail
   bool tls_skip_verify = false;  // https: accept any certificate (else system CAs + host name)
+  // Reuse the probe's connection to a container while it stays open (else Connection: close).
+  bool keep_alive = false;
 };
 
 struct TcpCheck {

@@ -17,6 +17,7 @@ std::vector<std::unique_ptr<health::Probe>> make_probes(const manifest::Health& 
     c.body_contains = h.http->body_contains;
     c.max_latency = h.http->max_latency;
     c.tls_skip_verify = h.http->tls_skip_verify;
+    c.keep_alive = h.http->keep_alive;
     probes.push_back(health::make_http_probe(std::move(c)));
   }
   if (h.tcp) {

@@ -5,12 +5,19 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "healthcheck/probe.h"
 #include "healthcheck/probe_connect.h"
@@ -52,6 +59,13 @@ class TestServer {
       path_seen_ = req.path;
       res.status = 204;
     });
+    server_.Get("/ok", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      client_ports_.insert(req.remote_port);
+      connection_headers_.push_back(req.get_header_value("Connection"));
+      res.status = 200;
+      res.set_content("ok", "text/plain");
+    });
     server_.Get("/slow", [this](const httplib::Request&, httplib::Response& res) {
       std::unique_lock<std::mutex> lock(mu_);
       released_cv_.wait(lock, [this] { return released_; });
@@ -87,6 +101,19 @@ class TestServer {
     std::lock_guard<std::mutex> lock(mu_);
     return path_seen_;
   }
+  // /ok: the client ports it was asked from (one per connection), and each Connection header.
+  size_t connections_seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return client_ports_.size();
+  }
+  std::vector<std::string> connection_headers() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return connection_headers_;
+  }
+  // How many requests a connection may carry before the server answers "Connection: close".
+  void set_keep_alive_max_count(size_t n) { server_.set_keep_alive_max_count(n); }
+  // How long an idle kept connection holds up the server's shutdown (cpp-httplib's default: 5s).
+  void set_keep_alive_timeout(time_t seconds) { server_.set_keep_alive_timeout(seconds); }
 
  private:
   httplib::Server server_;
@@ -99,6 +126,8 @@ class TestServer {
   bool released_ = false;
   std::string host_header_;
   std::string path_seen_;
+  std::set<int> client_ports_;
+  std::vector<std::string> connection_headers_;
 };
 
 ProbeResult run(Probe& probe, const std::string& address = "127.0.0.1") {
@@ -237,6 +266,139 @@ TEST_CASE("Network errors: no route means unobservable, the rest fail", "[probe]
                                   Millis{2000}, start);
   CHECK(t.detail == "timed out after 2s (connect 10.0.0.1:8080)");
   CHECK(detail::endpoint_text("fd00::1", 80) == "[fd00::1]:80");
+}
+
+// --- keep-alive ----------------------------------------------------------------------------
+
+// Kept connections belong to the io_context that opened them: these probes share one.
+ProbeResult run_on(boost::asio::io_context& io, Probe& probe) {
+  return orch::testing::run_task(io, probe.run(Target{"h1", "127.0.0.1", ""}));
+}
+
+HttpProbeConfig keep_alive_config(uint16_t port) {
+  HttpProbeConfig c = http_config(port, "/ok");
+  c.keep_alive = true;
+  return c;
+}
+
+TEST_CASE("HTTP probe: by default every probe is a new connection that says close",
+          "[probe][http][keep_alive]") {
+  TestServer server;
+  auto probe = make_http_probe(http_config(server.port(), "/ok"));
+  for (int i = 0; i < 4; ++i) {
+    CHECK(run(*probe).outcome == Outcome::kPass);
+  }
+  CHECK(server.connections_seen() == 4);
+  CHECK(server.connection_headers() == std::vector<std::string>(4, "close"));
+}
+
+TEST_CASE("HTTP probe: keep_alive sends the next probes on the same connection",
+          "[probe][http][keep_alive]") {
+  TestServer server;
+  boost::asio::io_context io;
+  auto probe = make_http_probe(keep_alive_config(server.port()));
+  for (int i = 0; i < 4; ++i) {
+    ProbeResult r = run_on(io, *probe);
+    INFO(r.detail);
+    CHECK(r.outcome == Outcome::kPass);
+    CHECK(r.reached);
+  }
+  CHECK(server.connections_seen() == 1);
+  CHECK(server.connection_headers() == std::vector<std::string>(4, ""));
+}
+
+TEST_CASE("HTTP probe: keep_alive opens a new connection when the app says close",
+          "[probe][http][keep_alive]") {
+  TestServer server;
+  server.set_keep_alive_max_count(2);  // every second answer says "Connection: close"
+  boost::asio::io_context io;
+  auto probe = make_http_probe(keep_alive_config(server.port()));
+  for (int i = 0; i < 4; ++i) {
+    CHECK(run_on(io, *probe).outcome == Outcome::kPass);
+  }
+  CHECK(server.connections_seen() == 2);
+}
+
+TEST_CASE("HTTP probe: keep_alive still sees a dead app as a refused connection",
+          "[probe][http][keep_alive]") {
+  auto server = std::make_unique<TestServer>();
+  server->set_keep_alive_timeout(1);
+  const uint16_t port = server->port();
+  boost::asio::io_context io;
+  auto probe = make_http_probe(keep_alive_config(port));
+  CHECK(run_on(io, *probe).outcome == Outcome::kPass);
+  server.reset();  // the app exits: its listener and the kept connection close
+  ProbeResult r = run_on(io, *probe);
+  CHECK(r.outcome == Outcome::kFail);
+  CHECK(r.detail == "connect 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+  CHECK_FALSE(r.reached);
+}
+
+// An app that drops a kept connection exactly when the next request arrives (an idle timeout
+// crossing the probe on the wire): it reads the second request on the first connection and
+// closes it unanswered, then answers on a new one. Blocking sockets on a thread of their own.
+class DroppingApp {
+ public:
+  DroppingApp() : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~DroppingApp() { join(); }
+  void join() {
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int accepted = 0;
+
+ private:
+  using Socket = boost::asio::ip::tcp::socket;
+  static bool read_request(Socket& s) {
+    boost::asio::streambuf buf;
+    boost::system::error_code ec;
+    boost::asio::read_until(s, buf, "\r\n\r\n", ec);
+    return !ec;
+  }
+  static void answer(Socket& s) {
+    const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    boost::system::error_code ec;
+    boost::asio::write(s, boost::asio::buffer(ok), ec);
+  }
+  void serve() {
+    Socket first = acceptor_.accept();
+    ++accepted;
+    if (read_request(first)) {
+      answer(first);
+    }
+    read_request(first);  // the second probe: read, never answered
+    first.close();
+    Socket second = acceptor_.accept();
+    ++accepted;
+    if (read_request(second)) {
+      answer(second);
+    }
+    read_request(second);  // until the client closes
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+TEST_CASE("HTTP probe: keep_alive sends a probe again when the app drops the kept connection",
+          "[probe][http][keep_alive]") {
+  DroppingApp app;
+  boost::asio::io_context io;
+  auto probe = make_http_probe(keep_alive_config(app.port()));
+  ProbeResult first = run_on(io, *probe);
+  ProbeResult second = run_on(io, *probe);
+  probe.reset();  // closes the kept connection, so the app's thread ends
+  app.join();
+  CHECK(first.outcome == Outcome::kPass);
+  INFO(second.detail);
+  CHECK(second.outcome == Outcome::kPass);
+  CHECK(second.reached);
+  CHECK(app.accepted == 2);
 }
 
 }  // namespace

@@ -306,8 +306,19 @@ TEST_CASE("rollgate apply: v2 -> unhealthy rolls back after the first host", "[d
 }
 
 TEST_CASE("rollgate apply: v2 -> crash rolls back", "[docker]") {
+  // health.http.keep_alive: the probes reuse their connections, and a crashed container still
+  // fails its probes (its kept connection closes with it).
+  const bool keep_alive = GENERATE(false, true);
+  CAPTURE(keep_alive);
   Testbed tb = fresh_fleet();
-  TempManifest m(manifest_yaml(tb, image(tb, "v2")));
+  std::string yaml = manifest_yaml(tb, image(tb, "v2"));
+  if (keep_alive) {
+    const std::string http = "{port: 8080, path: /health}";
+    const size_t at = yaml.find(http);
+    REQUIRE(at != std::string::npos);
+    yaml.replace(at, http.size(), "{port: 8080, path: /health, keep_alive: true}");
+  }
+  TempManifest m(yaml);
   deploy_ok(tb, m, "v2");
   check_fleet_serves(tb, "v2");
   const auto hosts = tb.hosts();

@@ -56,6 +56,8 @@ TEST_CASE("health probe and policy keys: every bad value names its path", "[mani
        "\"yes\" (string)", "true or false"},
       {"health: {http: {port: 80, tls_skip_verify: true}}\n", "health.http.tls_skip_verify",
        "true (boolean)", "unless health.http.scheme is \"https\""},
+      {"health: {http: {port: 80, keep_alive: 1}}\n", "health.http.keep_alive", "1 (integer)",
+       "true or false"},
       {"health: {http: {port: 80, shceme: https}}\n", "health.http.shceme", "\"shceme\"",
        "did you mean \"scheme\"?"},
       // tcp
@@ -123,6 +125,7 @@ TEST_CASE("health: new keys default as in manifest.h", "[manifest][health]") {
   CHECK_FALSE(h.http->body_contains.has_value());
   CHECK_FALSE(h.http->max_latency.has_value());
   CHECK_FALSE(h.http->tls_skip_verify);
+  CHECK_FALSE(h.http->keep_alive);
   CHECK_FALSE(h.tcp.has_value());
   CHECK_FALSE(h.exec.has_value());
   CHECK_FALSE(h.docker_health);
@@ -143,6 +146,7 @@ health:
     body_contains: "status: ok"
     max_latency: 500ms
     tls_skip_verify: true
+    keep_alive: true
   tcp: {port: 5432}
   exec: {command: [pg_isready, -h, 127.0.0.1, -p, 5432]}
   docker_health: true
@@ -159,6 +163,7 @@ health:
   CHECK(h.http->body_contains == std::optional<std::string>("status: ok"));
   CHECK(h.http->max_latency == std::optional<Millis>(Millis(500)));
   CHECK(h.http->tls_skip_verify);
+  CHECK(h.http->keep_alive);
   REQUIRE(h.tcp.has_value());
   CHECK(h.tcp->port == 5432);
   REQUIRE(h.exec.has_value());
