@@ -14,7 +14,8 @@
 //   - A call whose kept-alive connection turns out to be closed by the engine (Exchanged::
 //     closed_before_reply) is retried once on a new connection, only when its method is
 //     idempotent or the request was never written whole (HttpEngine::round_trip). A POST that
-//     may have reached the engine is never sent twice.
+//     may have reached the engine is never sent twice. The retry never takes another idle
+//     connection: those are as old as the one the engine dropped.
 //   - Nothing here bounds how many connections are open at once: that is the callers'
 //     concurrency (a batch, a pull), which the controller already bounds.
 //   - Pull streams and attached execs never come here: they run on a connection of their own

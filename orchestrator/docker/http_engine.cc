@@ -141,8 +141,10 @@ Task<Result<Reply>> HttpEngine::round_trip(const Request& req, PullStreamParser*
   const bool idempotent = req.method == http::verb::get || req.method == http::verb::head ||
                           req.method == http::verb::delete_ || req.method == http::verb::put;
   for (bool retried = false;; retried = true) {
+    // A retry goes on a new connection: the other idle ones are as old as the one the engine
+    // just dropped, and may be dropped too.
     Result<ConnectionPool::Lease> lease;
-    if (req.keep_alive) {
+    if (req.keep_alive && !retried) {
       lease = co_await pool_.acquire(deadline, req.prefix(host_name_));
     } else {
       lease = co_await pool_.dedicated(deadline, req.prefix(host_name_));

@@ -796,6 +796,28 @@ ContainerSpec web_spec() {
   return spec;
 }
 
+// `n` inspect calls in flight at once; how many succeeded.
+Task<int> inspect_at_once(Engine& engine, int n) {
+  auto ex = co_await net::this_coro::executor;
+  int done = 0;
+  int ok = 0;
+  net::steady_timer finished(ex, net::steady_timer::time_point::max());
+  for (int i = 0; i < n; ++i) {
+    net::co_spawn(
+        ex,
+        [&]() -> Task<void> {
+          Result<ContainerInfo> r = co_await engine.inspect_container("web");
+          ok += r.is_ok() ? 1 : 0;
+          if (++done == n) {
+            finished.cancel();
+          }
+        },
+        net::detached);
+  }
+  co_await finished.async_wait(kUseTuple);
+  co_return ok;
+}
+
 void check_stats(const ConnectionStats& st, uint64_t opened, uint64_t reused, uint64_t retried) {
   CHECK(st.opened == opened);
   CHECK(st.reused == reused);
@@ -865,6 +887,26 @@ TEST_CASE("a request the engine dropped on a kept-alive connection: GET again, P
   CHECK(f.server.accepted == 3);
 }
 
+TEST_CASE("a dropped request is sent again on a new connection, not another idle one",
+          "[http_engine][keep_alive]") {
+  UnixFixture f(inspect_or_create());
+  // Two calls at once leave two idle connections behind.
+  f.server.hold_until("/v1.41/containers/web/json", 2);
+  REQUIRE(f.run(inspect_at_once(*f.engine, 2)) == 2);
+  REQUIRE(f.server.accepted == 2);
+  f.server.hold_until("", 0);
+
+  // Now the engine drops whatever arrives on a connection it has answered on before: both idle
+  // connections are bad. The GET fails on the first and must not be retried on the second.
+  f.server.idle = FakeDockerd<net::local::stream_protocol>::Idle::kDropNext;
+  auto r = f.run(f.engine->inspect_container("web"));
+  INFO(r.status().message());
+  REQUIRE(r.is_ok());
+  CHECK(f.server.dropped == 1);
+  CHECK(f.server.accepted == 3);
+  CHECK(f.stats().retried == 1);
+}
+
 TEST_CASE("pull streams and attached execs run on connections of their own",
           "[http_engine][keep_alive]") {
   int inspections = 0;
@@ -915,27 +957,7 @@ TEST_CASE("at most max_idle connections are kept per engine, and 0 turns keep-al
   options.max_idle = max_idle;
   UnixFixture f(inspect_or_create(), options);
   f.server.hold_until("/v1.41/containers/web/json", kCalls);
-  auto all = [&]() -> Task<int> {
-    auto ex = co_await net::this_coro::executor;
-    int done = 0;
-    int ok = 0;
-    net::steady_timer finished(ex, net::steady_timer::time_point::max());
-    for (int i = 0; i < kCalls; ++i) {
-      net::co_spawn(
-          ex,
-          [&]() -> Task<void> {
-            Result<ContainerInfo> r = co_await f.engine->inspect_container("web");
-            ok += r.is_ok() ? 1 : 0;
-            if (++done == kCalls) {
-              finished.cancel();
-            }
-          },
-          net::detached);
-    }
-    co_await finished.async_wait(kUseTuple);
-    co_return ok;
-  };
-  REQUIRE(f.run(all()) == kCalls);
+  REQUIRE(f.run(inspect_at_once(*f.engine, kCalls)) == kCalls);
   f.settle();
   CHECK(f.server.accepted == kCalls);  // five at once need five connections
   CHECK(f.server.client_closed == kCalls - static_cast<int>(max_idle));
