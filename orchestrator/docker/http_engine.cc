@@ -154,7 +154,9 @@ Task<Result<Reply>> HttpEngine::round_trip(const Request& req, PullStreamParser*
     }
     Connection& conn = *lease->conn;
     Exchanged x = co_await exchange(conn, req, peer_, clock_, deadline, sink);
-    if (x.reply) {
+    // The engine's session ticket comes with the first answer on a connection (TLS 1.3 sends
+    // it after the handshake); later answers on the same connection bring nothing new.
+    if (x.reply && !lease->reused) {
       transport_.keep_session(conn);
     }
     if (x.reusable) {
