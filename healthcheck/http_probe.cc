@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "healthcheck/format.h"
+#include "healthcheck/kept_connection.h"
 #include "healthcheck/probe.h"
 #include "healthcheck/probe_connect.h"
 
@@ -94,8 +95,8 @@ class IdleConnections {
     while (!kept.empty()) {
       std::unique_ptr<Stream> s = std::move(kept.back());
       kept.pop_back();
-      if (detail::idle_socket_open(beast::get_lowest_layer(*s).socket().native_handle()) &&
-          pending_tls(*s) == 0) {
+      if (kept_connection_usable(beast::get_lowest_layer(*s).socket().native_handle(),
+                                 tls_handle(*s))) {
         return s;
       }
     }
@@ -112,12 +113,11 @@ class IdleConnections {
   }
 
  private:
-  // Decrypted bytes nobody asked for: such a connection is not trusted with another probe.
-  static int pending_tls(Stream& s) {
+  static const ssl_st* tls_handle(Stream& s) {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
-      return SSL_pending(s.native_handle());
+      return s.native_handle();
     } else {
-      return 0;
+      return nullptr;
     }
   }
 
@@ -133,12 +133,6 @@ struct Exchanged {
   // the app dropping an idle connection, not an answer.
   bool closed_before_reply = false;
 };
-
-bool is_close(const boost::system::error_code& ec) {
-  return ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated ||
-         ec == http::error::end_of_stream;
-}
 
 class HttpProbe final : public Probe {
  public:
@@ -178,7 +172,10 @@ class HttpProbe final : public Probe {
   net::awaitable<ProbeResult> probe(const Target& target,
                                     std::chrono::steady_clock::time_point start,
                                     IdleConnections<Stream>& idle) {
-    const std::string key = detail::endpoint_text(target.address, target.port_or(config_.port));
+    // Only a kept connection needs the key: the default path builds no string for it.
+    const std::string key =
+        config_.keep_alive ? detail::endpoint_text(target.address, target.port_or(config_.port))
+                           : std::string();
     if (config_.keep_alive) {
       if (std::unique_ptr<Stream> kept = idle.take(key)) {
         // One deadline for the whole exchange: expires_after covers every operation after it.
@@ -311,7 +308,7 @@ class HttpProbe final : public Probe {
         co_await http::async_write(stream, req, net::as_tuple(net::use_awaitable));
     if (wec) {
       Exchanged x;
-      x.closed_before_reply = is_close(wec);
+      x.closed_before_reply = is_hang_up(wec);
       x.result = detail::failure(probe_name(), "send request", wec, config_.timeout, start);
       co_return x;
     }
@@ -325,7 +322,7 @@ class HttpProbe final : public Probe {
         co_await http::async_read_header(stream, buffer, parser, net::as_tuple(net::use_awaitable));
     if (hec) {
       Exchanged x;
-      x.closed_before_reply = is_close(hec) && !parser.got_some() && buffer.size() == 0;
+      x.closed_before_reply = is_hang_up(hec) && !parser.got_some() && buffer.size() == 0;
       x.result =
           detail::failure(probe_name(), "waiting for the response", hec, config_.timeout, start);
       co_return x;

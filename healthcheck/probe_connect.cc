@@ -1,7 +1,5 @@
 #include "healthcheck/probe_connect.h"
 
-#include <sys/socket.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -9,7 +7,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
-#include <cerrno>
 
 #include "healthcheck/format.h"
 
@@ -33,12 +30,6 @@ std::string endpoint_text(const std::string& address, uint16_t port) {
     return "[" + address + "]:" + std::to_string(port);
   }
   return address + ":" + std::to_string(port);
-}
-
-bool idle_socket_open(int fd) {
-  char byte = 0;
-  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 std::string format_latency(Millis latency) {

@@ -33,10 +33,6 @@ boost::asio::awaitable<std::optional<ProbeResult>> connect(
     boost::beast::tcp_stream& stream, const std::string& probe, const std::string& address,
     uint16_t port, Millis timeout, std::chrono::steady_clock::time_point start);
 
-// For a kept connection's socket: true when the peer has not closed it and sent nothing since
-// (a non-blocking peek finds neither bytes nor the end of the stream).
-bool idle_socket_open(int fd);
-
 // A latency for details: "0ms", "3ms", "1.5s".
 std::string format_latency(Millis latency);
 

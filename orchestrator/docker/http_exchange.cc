@@ -12,6 +12,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "healthcheck/kept_connection.h"
 #include "orchestrator/core/duration.h"
 #include "orchestrator/docker/api_paths.h"
 
@@ -60,13 +61,6 @@ Status io_error(const Request& req, const Peer& peer, bool tls, std::string_view
                                         std::string(phase) + " failed: " + detail);
 }
 
-// The peer hung up: what a kept-alive connection the engine dropped looks like on the next use.
-bool is_close(beast::error_code ec) {
-  return ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated ||
-         ec == http::error::end_of_stream;
-}
-
 template <class Stream>
 Task<Exchanged> exchange_on(Stream& stream, bool tls, const Request& req, const Peer& peer,
                             PullStreamParser* sink) {
@@ -87,7 +81,7 @@ Task<Exchanged> exchange_on(Stream& stream, bool tls, const Request& req, const 
   request.prepare_payload();
 
   if (auto [ec, n] = co_await http::async_write(stream, request, kUseTuple); ec) {
-    out.closed_before_reply = out.unsent = is_close(ec);
+    out.closed_before_reply = out.unsent = health::is_hang_up(ec);
     out.reply = io_error(req, peer, tls, "sending the request", ec);
     co_return out;
   }
@@ -100,7 +94,7 @@ Task<Exchanged> exchange_on(Stream& stream, bool tls, const Request& req, const 
     parser.body_limit(kMaxBody);
   }
   if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple); ec) {
-    out.closed_before_reply = is_close(ec) && buffer.size() == 0 && !parser.got_some();
+    out.closed_before_reply = health::is_hang_up(ec) && buffer.size() == 0 && !parser.got_some();
     out.reply = io_error(req, peer, tls, "reading the response header", ec);
     co_return out;
   }

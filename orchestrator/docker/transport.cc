@@ -7,7 +7,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +25,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "healthcheck/kept_connection.h"
 #include "orchestrator/core/duration.h"
 
 namespace orch::docker {
@@ -73,22 +73,11 @@ void Connection::arm(const Clock& clock, TimePoint deadline) {
 
 bool Connection::looks_open() {
   return visit([](auto& s) {
-    auto& socket = beast::get_lowest_layer(s).socket();
-    if (!socket.is_open()) {
-      return false;
-    }
-    // A TLS stream may hold decrypted bytes OpenSSL has not handed out: unexpected after a
-    // complete reply, so the connection is not trusted with another request.
+    const SSL* tls = nullptr;
     if constexpr (std::is_same_v<std::decay_t<decltype(s)>, TlsStream>) {
-      if (SSL_pending(s.native_handle()) > 0) {
-        return false;
-      }
+      tls = s.native_handle();
     }
-    char byte = 0;
-    const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    // Nothing to read and no end of stream: the engine still holds the connection open.
-    // 0 is the engine's close; bytes are unasked-for data (or a TLS alert): either way, no.
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return health::kept_connection_usable(beast::get_lowest_layer(s).socket().native_handle(), tls);
   });
 }
 
